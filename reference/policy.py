@@ -1,0 +1,85 @@
+"""The pi0 / pi0.5 / Qwen-backed policy in plain PyTorch: the source of truth for the TTNN tree."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.config import PolicyConfig
+from models.masks import suffix_ar_flags
+from models.observation import Observation
+
+from .attention import PrefixKVCache
+from .decoder import Decoder
+from .dual_expert import fill_prefix_cache, run_suffix
+from .prefix import Prefix, embed_prefix
+from .projector import Projector
+from .sampler import euler_sample
+from .siglip import SiglipVisionTower
+from .suffix import make_suffix
+
+
+class Pi0Policy(nn.Module):
+    def __init__(self, config: PolicyConfig):
+        super().__init__()
+        self.config = config
+        self.vision = SiglipVisionTower(config.vision)
+        self.projector = Projector(config.projector)
+        self.vlm = Decoder(config.vlm)
+        self.expert = Decoder(config.expert)
+        self.suffix = make_suffix(config.suffix, config.expert.width)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.suffix.action_in_proj.weight.dtype
+
+    def _validate(self, obs: Observation) -> None:
+        cfg = self.config
+        obs.validate(cfg.cameras, cfg.vision.image_size, cfg.suffix.state_dim, cfg.suffix.has_state_token,
+                     cfg.vlm.vocab_size, cfg.max_token_len)
+
+    def embed_prefix(self, obs: Observation) -> Prefix:
+        """Configured cameras in order; an absent camera is a masked slot (it is left out, see embed_prefix)."""
+        self._validate(obs)
+        b = obs.batch_size
+        images, masks = [], []
+        for name in self.config.cameras:
+            if name not in obs.images:
+                continue
+            images.append(obs.images[name].to(self.dtype))
+            given = (obs.image_masks or {}).get(name)
+            masks.append(given if given is not None else torch.ones(b, dtype=torch.bool))
+        return embed_prefix(self.vision, self.projector, self.vlm, images, masks, obs.tokens, obs.token_masks)
+
+    def fill_prefix_cache(self, prefix: Prefix) -> PrefixKVCache:
+        return fill_prefix_cache(self.vlm, prefix.embs, prefix.pad)
+
+    def velocity(self, x_t_BHA: torch.Tensor, t_B: torch.Tensor, prefix_cache: PrefixKVCache,
+                 state_BS: torch.Tensor | None = None) -> torch.Tensor:
+        """The flow's velocity field at (x_t, t), float32 [B, horizon, action_dim]."""
+        cfg = self.config.suffix
+        embs, cond = self.suffix(x_t_BHA, t_B, state_BS)
+        ar = suffix_ar_flags(cfg.horizon, cfg.has_state_token)
+        hidden = run_suffix(self.expert, embs, prefix_cache, ar, cond)
+        return self.suffix.action_out_proj(hidden[:, -cfg.horizon:]).float()
+
+    def padded_state(self, obs: Observation) -> torch.Tensor | None:
+        if not self.config.suffix.has_state_token:
+            return None
+        return F.pad(obs.state.float(), (0, self.config.suffix.state_dim - obs.state.shape[1]))
+
+    @torch.no_grad()
+    def sample_actions(self, observation: Observation, noise: torch.Tensor | None = None,
+                       num_steps: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Actions [B, horizon, action_dim] (float32) from the flow started at `noise` (standard normal if None)."""
+        cfg = self.config.suffix
+        shape = (observation.batch_size, cfg.horizon, cfg.action_dim)
+        if noise is None:
+            noise = torch.randn(shape, generator=generator, dtype=torch.float32)
+        elif tuple(noise.shape) != shape:
+            raise ValueError(f"noise must have shape {shape}, got {tuple(noise.shape)}")
+        cache = self.fill_prefix_cache(self.embed_prefix(observation))
+        state = self.padded_state(observation)
+        steps = self.config.sampler.num_steps if num_steps is None else num_steps
+        return euler_sample(lambda x, t: self.velocity(x, t, cache, state), noise, steps)
