@@ -10,20 +10,13 @@ from loguru import logger
 from .checkpoint import CheckpointError, read_checkpoint
 from .presets import PRESETS, get_preset
 
-BACKENDS = ("reference",)
+BACKENDS = ("reference", "tt")
 
 
-def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference",
-                dtype: torch.dtype = torch.float32, seed: int = 0):
-    """A ready policy in eval mode. Presets get deterministic random weights from `seed`."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
-    if dtype not in (torch.float32, torch.bfloat16):
-        raise ValueError(f"dtype must be torch.float32 or torch.bfloat16, got {dtype}")
+def _reference_policy(source: str, dtype: torch.dtype, seed: int):
     from reference.policy import Pi0Policy
     from reference.random_init import random_policy
 
-    source = str(checkpoint_dir_or_preset)
     if source in PRESETS:
         return random_policy(get_preset(source), seed=seed, dtype=dtype)
     if not Path(source).is_dir():
@@ -44,3 +37,33 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
     policy.load_state_dict({k: v.to(dtype) for k, v in state.items()}, assign=True)
     logger.info("loaded {} ({} tensors, {} policy)", source, len(state), config.suffix.kind)
     return policy.eval()
+
+
+def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference",
+                dtype: torch.dtype = torch.float32, seed: int = 0, precision: str = "bfp8"):
+    """A ready policy. Presets get deterministic random weights from `seed`.
+
+    backend "reference": PyTorch in `dtype`; float32 linears run through oneDNN (reference/onednn.py), so the
+    returned module is for inference. backend "tt": TTNN on a Tenstorrent card when one is present, else on the
+    host executor; `precision` is "bfp8" (bfloat8_b matrices) or "bf16", and `dtype` is not used.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
+    if dtype not in (torch.float32, torch.bfloat16):
+        raise ValueError(f"dtype must be torch.float32 or torch.bfloat16, got {dtype}")
+    source = str(checkpoint_dir_or_preset)
+    if backend == "reference":
+        from reference.onednn import use_onednn_linears_
+
+        policy = _reference_policy(source, dtype, seed)
+        return use_onednn_linears_(policy) if dtype == torch.float32 else policy
+
+    from tt.policy import Pi0Policy as TTPolicy
+    from tt.precision import Precision
+    from tt.runtime import active_runtime, open_runtime
+
+    settings = Precision(precision)
+    weights = _reference_policy(source, torch.float32, seed)
+    runtime = active_runtime() or open_runtime()
+    logger.info("building the TT policy ({} mode, {} weights)", runtime.mode, settings.name)
+    return TTPolicy(runtime, weights.config, weights.state_dict(), settings)

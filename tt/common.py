@@ -1,0 +1,66 @@
+"""Weight upload and the linear layer every TT block uses.
+
+Activations are 4D [B, 1, S, D] TILE tensors in bfloat16 (the layout nlp_create_qkv_heads and SDPA expect).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from models.prepare import TILE
+from tt.ops import ttnn
+from tt.precision import Precision
+from tt.program_configs import matmul_config
+
+
+def upload(runtime, tensor: torch.Tensor, dtype, layout=None):
+    """A weight or constant on the device (DRAM), TILE layout unless told otherwise."""
+    return ttnn.from_torch(tensor.contiguous(), dtype=dtype, layout=layout or ttnn.TILE_LAYOUT,
+                           device=runtime.device, memory_config=ttnn.DRAM_MEMORY_CONFIG)
+
+
+def rows(x) -> int:
+    """Rows the matmul sees with the batch fused: every leading dim times the tile-padded sequence."""
+    shape = list(x.shape)
+    lead = 1
+    for d in shape[:-2]:
+        lead *= d
+    return lead * (-(-shape[-2] // TILE) * TILE)
+
+
+class Linear:
+    """x @ w (+ b); w given as [in, out] (models.prepare.linear_weight)."""
+
+    def __init__(self, runtime, weight_IO: torch.Tensor, bias: torch.Tensor | None, precision: Precision,
+                 weight_dtype=None):
+        self.precision = precision
+        self.grid = runtime.device.compute_with_storage_grid_size()
+        self.k, self.n = weight_IO.shape
+        self.weight = upload(runtime, weight_IO, weight_dtype or precision.matrix_dtype)
+        self.bias = None if bias is None else upload(runtime, bias.reshape(1, -1), ttnn.bfloat16)
+
+    def __call__(self, x):
+        return ttnn.linear(x, self.weight, bias=self.bias,
+                           program_config=matmul_config(rows(x), self.k, self.n, self.grid),
+                           compute_kernel_config=self.precision.matmul_kernel,
+                           dtype=self.precision.activation_dtype, memory_config=ttnn.DRAM_MEMORY_CONFIG)
+
+
+def scoped(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The part of a state dict under `prefix`, with the prefix removed."""
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+class GatedMLP:
+    """down(act(gate(x)) * up(x)); the family's subclass says what act is."""
+
+    def __init__(self, runtime, w: dict, precision: Precision):
+        self.gate_proj = Linear(runtime, w["gate_proj.weight"].t(), None, precision)
+        self.up_proj = Linear(runtime, w["up_proj.weight"].t(), None, precision)
+        self.down_proj = Linear(runtime, w["down_proj.weight"].t(), None, precision)
+
+    def activate(self, gate):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        return self.down_proj(ttnn.multiply(self.activate(self.gate_proj(x)), self.up_proj(x)))

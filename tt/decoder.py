@@ -1,0 +1,125 @@
+"""A Gemma- or Qwen-family decoder stack on TTNN. Twin of reference/decoder.py: layers expose `project`
+(norm, fused QKV, q/k norm, RoPE) and `finish` (o_proj, gated residual, norm, MLP, gated residual).
+
+pi0.5's adaptive RMSNorm: ttnn.rms_norm without weight, then * (1 + scale) + shift; the residual branch is
+multiplied by gate. scale, shift and gate depend only on the flow time, so `modulations` computes them for every
+denoising step before the loop starts.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from models.config import DecoderConfig
+from models.prepare import fused_qkv, linear_weight, output_projection
+from tt.common import Linear, scoped, upload
+from tt.gemma import GemmaMLP, gemma_norm_weight
+from tt.ops import ttnn
+from tt.precision import Precision
+from tt.program_configs import sdpa_config
+from tt.qwen import QwenMLP, qwen_norm_weight
+
+_FAMILY = {"gemma": (gemma_norm_weight, GemmaMLP), "qwen": (qwen_norm_weight, QwenMLP)}
+
+
+class Norm:
+    """Plain (weighted) RMSNorm, or the adaptive one when the decoder is conditioned."""
+
+    def __init__(self, runtime, cfg: DecoderConfig, w: dict, precision: Precision):
+        self.cfg, self.precision = cfg, precision
+        if cfg.adarms:
+            self.dense = Linear(runtime, linear_weight(w["dense.weight"]), w["dense.bias"], precision)
+            self.weight = None
+        else:
+            self.weight = _FAMILY[cfg.family][0](runtime, w["weight"])
+
+    def modulation(self, cond_B11C):
+        """(1 + scale, shift, gate), each [B, 1, 1, W], for one conditioning vector."""
+        scale, shift, gate = ttnn.split(self.dense(cond_B11C), self.cfg.width, dim=3)
+        return ttnn.add(scale, 1.0), shift, gate
+
+    def __call__(self, x, modulation=None):
+        """Returns (normed, residual gate or None)."""
+        normed = ttnn.rms_norm(x, epsilon=self.cfg.norm_eps, weight=self.weight,
+                               compute_kernel_config=self.precision.norm_kernel)
+        if modulation is None:
+            return normed, None
+        one_plus_scale, shift, gate = modulation
+        return ttnn.add(ttnn.multiply(normed, one_plus_scale), shift), gate
+
+
+def _gated_residual(x, y, gate):
+    return ttnn.add(x, y if gate is None else ttnn.multiply(y, gate))
+
+
+class DecoderLayer:
+    def __init__(self, runtime, cfg: DecoderConfig, w: dict, precision: Precision):
+        self.cfg, self.precision, self.grid = cfg, precision, runtime.device.compute_with_storage_grid_size()
+        attn = scoped(w, "self_attn.")
+        h, k, d = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+        bias = fused_qkv(attn["q_proj.bias"], attn["k_proj.bias"], attn["v_proj.bias"], h, k, d) \
+            if cfg.qkv_bias else None
+        self.qkv = Linear(runtime, fused_qkv(attn["q_proj.weight"], attn["k_proj.weight"], attn["v_proj.weight"],
+                                             h, k, d), bias, precision)
+        self.o_proj = Linear(runtime, output_projection(attn["o_proj.weight"], h, d), None, precision)
+        norm_weight = _FAMILY[cfg.family][0]
+        self.qk_norms = (norm_weight(runtime, attn["q_norm.weight"]), norm_weight(runtime, attn["k_norm.weight"])) \
+            if cfg.qk_norm else None
+        self.input_layernorm = Norm(runtime, cfg, scoped(w, "input_layernorm."), precision)
+        self.post_attention_layernorm = Norm(runtime, cfg, scoped(w, "post_attention_layernorm."), precision)
+        self.mlp = _FAMILY[cfg.family][1](runtime, scoped(w, "mlp."), precision)
+
+    def modulations(self, cond_B11C):
+        return self.input_layernorm.modulation(cond_B11C), self.post_attention_layernorm.modulation(cond_B11C)
+
+    def project(self, h, rope, modulations=(None, None)):
+        normed, gate = self.input_layernorm(h, modulations[0])
+        q, k, v = ttnn.experimental.nlp_create_qkv_heads(self.qkv(normed), num_heads=self.cfg.num_heads,
+                                                         num_kv_heads=self.cfg.num_kv_heads, transpose_k_heads=False)
+        if self.qk_norms is not None:
+            q = ttnn.rms_norm(q, epsilon=self.cfg.norm_eps, weight=self.qk_norms[0],
+                              compute_kernel_config=self.precision.norm_kernel)
+            k = ttnn.rms_norm(k, epsilon=self.cfg.norm_eps, weight=self.qk_norms[1],
+                              compute_kernel_config=self.precision.norm_kernel)
+        return rope(q), rope(k), v, gate
+
+    def attend(self, q, k, v, mask):
+        attn = ttnn.transformer.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=False, scale=self.cfg.head_dim ** -0.5,
+            program_config=sdpa_config(q.shape[2], k.shape[2], self.grid),
+            compute_kernel_config=self.precision.attention_kernel)
+        return ttnn.experimental.nlp_concat_heads(attn)
+
+    def finish(self, h, attn, gate, modulations=(None, None)):
+        h = _gated_residual(h, self.o_proj(attn), gate)
+        normed, gate = self.post_attention_layernorm(h, modulations[1])
+        return _gated_residual(h, self.mlp(normed), gate)
+
+
+class Decoder:
+    def __init__(self, runtime, cfg: DecoderConfig, weights: dict, precision: Precision):
+        self.runtime, self.cfg = runtime, cfg
+        self.embed_tokens = None
+        if cfg.vocab_size:
+            table = weights["embed_tokens.weight"].float()
+            if cfg.scale_embeddings:  # fold sqrt(width), rounded to bfloat16 as transformers does
+                table = table * torch.tensor(cfg.width ** 0.5, dtype=torch.bfloat16).float()
+            self.embed_tokens = upload(runtime, table, ttnn.bfloat16, layout=ttnn.ROW_MAJOR_LAYOUT)
+        self.layers = [DecoderLayer(runtime, cfg, scoped(weights, f"layers.{i}."), precision)
+                       for i in range(cfg.depth)]
+        self.norm = Norm(runtime, cfg, scoped(weights, "norm."), precision)
+
+    def embed(self, tokens_BL: torch.Tensor):
+        """Token ids (host, staged) -> [B, 1, L, width] embeddings on the device."""
+        ids = ttnn.from_torch(tokens_BL.to(torch.int32), dtype=ttnn.uint32, layout=ttnn.ROW_MAJOR_LAYOUT,
+                              device=self.runtime.device, memory_config=ttnn.DRAM_MEMORY_CONFIG)
+        emb = ttnn.embedding(ids, self.embed_tokens, layout=ttnn.TILE_LAYOUT, dtype=ttnn.bfloat16)
+        return ttnn.unsqueeze(emb, 1)
+
+    def __call__(self, h_B1SD, rope, mask):
+        """Plain self-attention over one stream; returns final-normed hidden states (twin of the reference's
+        Decoder.forward, used to check the stack on its own)."""
+        for layer in self.layers:
+            q, k, v, gate = layer.project(h_B1SD, rope)
+            h_B1SD = layer.finish(h_B1SD, layer.attend(q, k, v, mask), gate)
+        return self.norm(h_B1SD)[0]

@@ -1,0 +1,36 @@
+"""Shared attention between the VLM and the action expert on TTNN. Twin of reference/dual_expert.py.
+
+The prefix runs once (`fill_prefix_cache`); every denoising step runs the suffix through the expert
+(`run_suffix`), concatenating each layer's cached prefix K/V with the suffix's own along the sequence.
+"""
+
+from __future__ import annotations
+
+from tt.attention import PrefixKVCache, Rope
+from tt.decoder import Decoder
+from tt.ops import ttnn
+
+
+def fill_prefix_cache(vlm: Decoder, prefix_B1PD, pad_BP, rope: Rope, mask) -> PrefixKVCache:
+    keys, values, h = [], [], prefix_B1PD
+    last = len(vlm.layers) - 1
+    for i, layer in enumerate(vlm.layers):
+        q, k, v, gate = layer.project(h, rope)
+        keys.append(k)
+        values.append(v)
+        if i < last:  # the last layer's output is never read: only its K/V are
+            h = layer.finish(h, layer.attend(q, k, v, mask), gate)
+    return PrefixKVCache(keys, values, pad_BP)
+
+
+def run_suffix(expert: Decoder, suffix_B1SD, cache: PrefixKVCache, rope: Rope, mask, modulations=None):
+    """Suffix hidden states after the expert's final norm, [B, 1, S, W]. modulations: per layer (input, post)
+    adaptive-norm modulations plus one for the final norm, or None without adaptive norms."""
+    h = suffix_B1SD
+    for i, (layer, k_prefix, v_prefix) in enumerate(zip(expert.layers, cache.keys, cache.values, strict=True)):
+        mods = modulations[i] if modulations else (None, None)
+        q, k, v, gate = layer.project(h, rope, mods)
+        k = ttnn.concat([k_prefix, k], dim=2)
+        v = ttnn.concat([v_prefix, v], dim=2)
+        h = layer.finish(h, layer.attend(q, k, v, mask), gate, mods)
+    return expert.norm(h, modulations[-1] if modulations else None)[0]

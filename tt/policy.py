@@ -1,0 +1,120 @@
+"""The pi0 / pi0.5 / Qwen-backed policy on TTNN. Twin of reference/policy.py, same public methods.
+
+Host staging per sample_actions call, all before the first device op of the network: image patches, token ids,
+RoPE tables, attention masks, the time embeddings of every step, the state and the noise are uploaded. After that
+the prefix runs once, the whole denoising loop runs on the device, and the actions come back in one transfer.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from models.config import PolicyConfig
+from models.masks import attention_mask_2d, prefix_positions, suffix_ar_flags
+from models.observation import Observation
+from tt.attention import PrefixKVCache, Rope, upload_mask
+from tt.common import scoped, upload
+from tt.decoder import Decoder
+from tt.dual_expert import fill_prefix_cache, run_suffix
+from tt.ops import ttnn
+from tt.precision import Precision
+from tt.prefix import Prefix, embed_prefix
+from tt.projector import Projector
+from tt.sampler import euler_sample, step_times
+from tt.siglip import SiglipVisionTower
+from tt.suffix import SuffixPlan, make_suffix, padded_length
+
+
+class Pi0Policy:
+    def __init__(self, runtime, config: PolicyConfig, state_dict: dict[str, torch.Tensor],
+                 precision: Precision = Precision()):
+        self.runtime, self.config, self.precision = runtime, config, precision
+        self.vision = SiglipVisionTower(runtime, config.vision, scoped(state_dict, "vision."), precision)
+        self.projector = Projector(runtime, scoped(state_dict, "projector."), precision)
+        self.vlm = Decoder(runtime, config.vlm, scoped(state_dict, "vlm."), precision)
+        self.expert = Decoder(runtime, config.expert, scoped(state_dict, "expert."), precision)
+        self.suffix = make_suffix(runtime, config.suffix, config.expert.width, scoped(state_dict, "suffix."),
+                                  precision)
+
+    def _validate(self, obs: Observation) -> None:
+        cfg = self.config
+        obs.validate(cfg.cameras, cfg.vision.image_size, cfg.suffix.state_dim, cfg.suffix.has_state_token,
+                     cfg.vlm.vocab_size, cfg.max_token_len)
+
+    def embed_prefix(self, obs: Observation) -> Prefix:
+        self._validate(obs)
+        images, masks = [], []
+        for name in self.config.cameras:
+            if name in obs.images:
+                images.append(obs.images[name])
+                given = (obs.image_masks or {}).get(name)
+                masks.append(given if given is not None else torch.ones(obs.batch_size, dtype=torch.bool))
+        return embed_prefix(self.vision, self.projector, self.vlm, images, masks, obs.tokens, obs.token_masks)
+
+    def fill_prefix_cache(self, prefix: Prefix) -> PrefixKVCache:
+        cfg = self.config.vlm
+        rope = Rope.upload(self.runtime, prefix_positions(prefix.pad), cfg.head_dim, cfg.rope_theta)
+        mask = upload_mask(self.runtime, attention_mask_2d(prefix.pad, torch.zeros_like(prefix.pad)))
+        return fill_prefix_cache(self.vlm, prefix.embs, prefix.pad, rope, mask)
+
+    def _suffix_attention(self, cache: PrefixKVCache):
+        """RoPE and mask of the (tile-padded) suffix against [cached prefix, suffix]; constant across steps."""
+        b, s = cache.pad.shape[0], self.suffix.length
+        s_pad = padded_length(s)
+        real = torch.arange(s_pad) < s
+        suffix_pad = real[None].expand(b, s_pad)
+        ar = torch.cat([suffix_ar_flags(self.config.suffix.horizon, self.config.suffix.has_state_token),
+                        torch.zeros(s_pad - s, dtype=torch.bool)])
+        within = attention_mask_2d(suffix_pad, ar[None].expand(b, s_pad))
+        mask = torch.cat([cache.pad[:, None, :].expand(b, s_pad, cache.length), within], dim=2)
+        positions = cache.pad.sum(dim=1, keepdim=True) + torch.arange(s_pad)[None]
+        cfg = self.config.expert
+        return Rope.upload(self.runtime, positions, cfg.head_dim, cfg.rope_theta), upload_mask(self.runtime, mask)
+
+    def _plan(self, times: list[float], state: torch.Tensor | None, batch: int):
+        plan = self.suffix.prepare(times, state, batch)
+        if not self.config.expert.adarms:
+            return plan, None
+        modulations = [[layer.modulations(cond) for layer in self.expert.layers]
+                       + [self.expert.norm.modulation(cond)] for cond in plan.step_conditions]
+        return plan, modulations
+
+    def _velocity(self, x_B1HA, step: int, cache, rope, mask, plan: SuffixPlan, modulations):
+        embs = self.suffix.embed(ttnn.typecast(x_B1HA, ttnn.bfloat16), plan, step)
+        hidden = run_suffix(self.expert, embs, cache, rope, mask, modulations[step] if modulations else None)
+        return self.suffix.velocity(hidden)
+
+    def padded_state(self, obs: Observation) -> torch.Tensor | None:
+        if not self.config.suffix.has_state_token:
+            return None
+        return torch.nn.functional.pad(obs.state.float(), (0, self.config.suffix.state_dim - obs.state.shape[1]))
+
+    def velocity(self, x_t_BHA: torch.Tensor, t_B: torch.Tensor, prefix_cache: PrefixKVCache,
+                 state_BS: torch.Tensor | None = None) -> torch.Tensor:
+        """One velocity evaluation at (x_t, t) for per-step checks: float32 [B, horizon, action_dim] on the host.
+        Every row of t_B must hold the same time (the denoising loop's case)."""
+        if not bool((t_B == t_B[0]).all()):
+            raise ValueError("the TT velocity takes one flow time for the whole batch")
+        rope, mask = self._suffix_attention(prefix_cache)
+        plan, modulations = self._plan([float(t_B[0])], state_BS, x_t_BHA.shape[0])
+        x = upload(self.runtime, x_t_BHA.float()[:, None], ttnn.float32)
+        v = self._velocity(x, 0, prefix_cache, rope, mask, plan, modulations)
+        return ttnn.to_torch(v).float()[:, 0]
+
+    def sample_actions(self, observation: Observation, noise: torch.Tensor | None = None,
+                       num_steps: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        cfg = self.config.suffix
+        shape = (observation.batch_size, cfg.horizon, cfg.action_dim)
+        if noise is None:
+            noise = torch.randn(shape, generator=generator, dtype=torch.float32)
+        elif tuple(noise.shape) != shape:
+            raise ValueError(f"noise must have shape {shape}, got {tuple(noise.shape)}")
+        steps = self.config.sampler.num_steps if num_steps is None else num_steps
+        times = step_times(steps)
+        cache = self.fill_prefix_cache(self.embed_prefix(observation))
+        rope, mask = self._suffix_attention(cache)
+        plan, modulations = self._plan(times, self.padded_state(observation), observation.batch_size)
+        x = upload(self.runtime, noise.float()[:, None], ttnn.float32)
+        with self.runtime.log.section("denoise"):
+            x = euler_sample(lambda x, step: self._velocity(x, step, cache, rope, mask, plan, modulations), x, steps)
+        return ttnn.to_torch(x).float()[:, 0]

@@ -1,0 +1,50 @@
+"""Run-time precision of the TTNN tree: weight dtypes and the compute kernel config of each op family.
+
+This is the one place where math fidelity and fp32 accumulation are chosen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tt.ops import ttnn
+
+PRECISIONS = ("bfp8", "bf16")
+
+
+@dataclass(frozen=True)
+class Precision:
+    """bfp8: large matrices in bfloat8_b (norms, embeddings, RoPE tables, biases stay bfloat16);
+    bf16: every weight in bfloat16. Activations are bfloat16 in both."""
+
+    name: str = "bfp8"
+
+    def __post_init__(self):
+        if self.name not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.name!r}")
+
+    @property
+    def matrix_dtype(self):
+        return ttnn.bfloat8_b if self.name == "bfp8" else ttnn.bfloat16
+
+    @property
+    def activation_dtype(self):
+        return ttnn.bfloat16
+
+    @property
+    def matmul_kernel(self):
+        # bfloat8_b mantissas are 7 bits: HiFi2 uses all of them; bf16 weights need HiFi4 for full precision.
+        fidelity = ttnn.MathFidelity.HiFi2 if self.name == "bfp8" else ttnn.MathFidelity.HiFi4
+        return ttnn.WormholeComputeKernelConfig(math_fidelity=fidelity, math_approx_mode=False,
+                                                fp32_dest_acc_en=True, packer_l1_acc=True)
+
+    @property
+    def norm_kernel(self):
+        # Sums of squares over 1-2k lanes lose precision in bf16 accumulation.
+        return ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi4, math_approx_mode=False,
+                                                fp32_dest_acc_en=True, packer_l1_acc=False)
+
+    @property
+    def attention_kernel(self):
+        return ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi4, math_approx_mode=False,
+                                                fp32_dest_acc_en=True, packer_l1_acc=False)

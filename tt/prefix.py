@@ -1,0 +1,49 @@
+"""The prefix on TTNN (image tokens of every shown camera, then language tokens). Twin of reference/prefix.py.
+
+Host staging: cameras hidden in every batch element and language columns padded in every row are dropped (as in
+the reference); the language part is then padded with invisible tokens to a tile multiple, so that every
+sequence the device sees is a whole number of tiles and padding is hidden by the mask, never by implicit tile
+padding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from models.prepare import TILE
+from tt.decoder import Decoder
+from tt.ops import ttnn
+from tt.projector import Projector
+from tt.siglip import SiglipVisionTower
+
+
+@dataclass
+class Prefix:
+    embs: object  # [B, 1, P, D] on the device
+    pad: torch.Tensor  # bool [B, P] on the host
+
+
+def pad_to_tile(tokens_BL: torch.Tensor, masks_BL: torch.Tensor):
+    extra = -tokens_BL.shape[1] % TILE
+    tokens = torch.cat([tokens_BL, tokens_BL.new_zeros(tokens_BL.shape[0], extra)], dim=1)
+    return tokens, torch.cat([masks_BL, masks_BL.new_zeros(masks_BL.shape[0], extra)], dim=1)
+
+
+def embed_prefix(vision: SiglipVisionTower, projector: Projector, vlm: Decoder, images: list[torch.Tensor],
+                 image_masks: list[torch.Tensor], tokens_BL: torch.Tensor, token_masks_BL: torch.Tensor) -> Prefix:
+    shown = [(img, m) for img, m in zip(images, image_masks) if bool(m.any())]
+    if not shown:
+        raise ValueError("every camera is masked out for every batch element; at least one image is needed")
+    b = tokens_BL.shape[0]
+    keep = token_masks_BL.any(dim=0)
+    tokens, token_masks = pad_to_tile(tokens_BL[:, keep], token_masks_BL[:, keep])
+
+    parts = []
+    for img, _ in shown:  # one tower call per camera keeps the batch dim equal to B for the concat below
+        parts.append(projector(vision(img)))
+    parts.append(vlm.embed(tokens))
+    n = vision.cfg.num_tokens
+    pad = torch.cat([m[:, None].expand(b, n) for _, m in shown] + [token_masks], dim=1)
+    return Prefix(ttnn.concat(parts, dim=2), pad)
