@@ -55,6 +55,37 @@ def _current_rss() -> int:
     return 0
 
 
+def _busy_jiffies() -> int:
+    """Non-idle CPU time of the whole machine so far (all CPUs), in clock ticks."""
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    return user + nice + system + irq + softirq + steal
+
+
+def _own_cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+class _Interference:
+    """Measures one timed call: this process's CPU seconds, and how much of the machine OTHER processes (or the
+    hypervisor, as steal) used meanwhile, as a fraction of all CPUs. Another busy process makes the numbers
+    meaningless on 2 cores: OpenMP threads that get preempted stall the whole team."""
+
+    def __enter__(self):
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        self.t0, self.j0, self.c0, self.f0 = time.perf_counter(), _busy_jiffies(), _own_cpu_s(), r.ru_minflt
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.t0
+        self.own_cpu = _own_cpu_s() - self.c0
+        machine = (_busy_jiffies() - self.j0) / os.sysconf("SC_CLK_TCK")
+        self.other = max(0.0, machine - self.own_cpu) / (self.wall * os.cpu_count())
+        self.minflt = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - self.f0
+        return False
+
+
 def _weight_bytes(module) -> int:
     """Bytes of all parameters and buffers, each storage counted once (tied weights are shared)."""
     seen, total = set(), 0
@@ -145,15 +176,19 @@ def run_child(args) -> dict:
     t0 = time.perf_counter()
     out = call()
     warmup_s = time.perf_counter() - t0
-    times = []
+    times, cpu, other, faults = [], [], [], []
     for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        out = call()
-        times.append(time.perf_counter() - t0)
+        with _Interference() as m:
+            out = call()
+        times.append(m.wall)
+        cpu.append(m.own_cpu)
+        other.append(m.other)
+        faults.append(m.minflt)
     return dict(
         impl=args.impl, preset=args.preset, dtype=args.dtype, cameras=args.num_cameras, repeats=args.repeats,
         threads=torch.get_num_threads(), build_s=build_s, warmup_s=warmup_s, times_s=times,
-        median_s=statistics.median(times), weight_bytes=_weight_bytes(policy), param_dtypes=_dtype_census(policy),
+        median_s=statistics.median(times), cpu_s=cpu, other_load=other, minor_faults=faults,
+        max_other_load=max(other), weight_bytes=_weight_bytes(policy), param_dtypes=_dtype_census(policy),
         rss_start_bytes=rss_start, peak_rss_after_build_bytes=peak_after_build,
         rss_after_build_bytes=rss_after_build, peak_rss_bytes=_peak_rss(),
         output_shape=list(out.shape), output_finite=bool(torch.isfinite(out).all()),
@@ -172,12 +207,15 @@ def run_profile(args) -> dict:
     obs = Observation(images=images, tokens=tokens, token_masks=token_masks, state=state)
     call()  # warm-up
 
+    loads = []
+
     def timed(fn, n):
         ts, out = [], None
         for _ in range(n):
-            t0 = time.perf_counter()
-            out = fn()
-            ts.append(time.perf_counter() - t0)
+            with _Interference() as m:
+                out = fn()
+            ts.append(m.wall)
+            loads.append(m.other)
         return statistics.median(ts), out
 
     n = max(args.repeats, 1)
@@ -194,7 +232,7 @@ def run_profile(args) -> dict:
     return dict(impl="ours", preset=args.preset, dtype=args.dtype, cameras=args.num_cameras,
                 prefix_tokens=int(prefix.embs.shape[1]), vision_s=vision_s, embed_prefix_s=prefix_s,
                 fill_prefix_cache_s=cache_s, velocity_s=velocity_s, num_steps=steps, sample_actions_s=total_s,
-                unaccounted_s=total_s - prefix_s - cache_s - steps * velocity_s)
+                unaccounted_s=total_s - prefix_s - cache_s - steps * velocity_s, max_other_load=max(loads))
 
 
 # ---------------------------------------------------------------------------------------------- parent side
@@ -204,6 +242,7 @@ def _spawn(args, impl: str, dtype: str, cams: int, profile: bool = False) -> dic
            "--cameras", str(cams), "--repeats", str(args.repeats), "--preset", args.preset,
            "--threads", str(args.threads)] + (["--profile"] if profile else [])
     label = f"{impl:8s} {dtype} cams={cams}"
+    _wait_idle(args.wait_idle)
     print(f"[run] {label} ...", flush=True)
     t0 = time.perf_counter()
     try:
@@ -223,6 +262,28 @@ def _spawn(args, impl: str, dtype: str, cams: int, profile: bool = False) -> dic
     tail = "\n".join((proc.stderr or "").splitlines()[-15:])
     print(f"[run] {label}: FAILED (exit {proc.returncode})\n{tail}", flush=True)
     return dict(impl=impl, dtype=dtype, cameras=cams, error=f"exit {proc.returncode}: {tail[-500:]}")
+
+
+def _other_load(seconds: float = 2.0) -> float:
+    """Fraction of all CPUs busy (other processes; the parent itself only sleeps) over `seconds`."""
+    j0, c0 = _busy_jiffies(), _own_cpu_s()
+    time.sleep(seconds)
+    busy = (_busy_jiffies() - j0) / os.sysconf("SC_CLK_TCK") - (_own_cpu_s() - c0)
+    return max(0.0, busy) / (seconds * os.cpu_count())
+
+
+def _wait_idle(limit_s: float) -> None:
+    """Wait (at most limit_s) until other processes use < 5% of the machine."""
+    deadline = time.perf_counter() + limit_s
+    while limit_s > 0:
+        load = _other_load()
+        if load < 0.05:
+            return
+        if time.perf_counter() > deadline:
+            print(f"[run] machine still {100 * load:.0f}% busy with other processes; measuring anyway", flush=True)
+            return
+        print(f"[run] waiting: other processes use {100 * load:.0f}% of the CPUs", flush=True)
+        time.sleep(10)
 
 
 def _machine(threads: int) -> dict:
@@ -247,7 +308,8 @@ def _table(results: list[dict], dtypes, cams_list) -> str:
     by = {(r["impl"], r["dtype"], r["cameras"]): r for r in results}
     head = (f"{'config':13s} | {'ours s':>7s} {'lerobot s':>9s} {'ratio':>6s} | {'ours GiB: build-peak':>20s} "
             f"{'after-build':>11s} {'sample-peak':>11s} {'weights':>7s} {'peak/w':>6s} | "
-            f"{'lerobot GiB: build-peak':>23s} {'sample-peak':>11s} {'weights':>7s} | {'build s ours/ler':>16s}")
+            f"{'lerobot GiB: build-peak':>23s} {'sample-peak':>11s} {'weights':>7s} | {'build s ours/ler':>16s} | "
+            f"{'other load % ours/ler':>21s}")
     lines = [head, "-" * len(head)]
     for dt in dtypes:
         for cams in cams_list:
@@ -261,10 +323,16 @@ def _table(results: list[dict], dtypes, cams_list) -> str:
                 f"{_fmt_gib(o.get('peak_rss_bytes')):>11s} {_fmt_gib(o.get('weight_bytes')):>7s} {pw} | "
                 f"{_fmt_gib(le.get('peak_rss_after_build_bytes')):>23s} {_fmt_gib(le.get('peak_rss_bytes')):>11s} "
                 f"{_fmt_gib(le.get('weight_bytes')):>7s} | "
-                f"{o.get('build_s', float('nan')):7.1f}/{le.get('build_s', float('nan')):<8.1f}")
+                f"{o.get('build_s', float('nan')):7.1f}/{le.get('build_s', float('nan')):<8.1f} | "
+                f"{100 * o.get('max_other_load', float('nan')):10.0f}/{100 * le.get('max_other_load', float('nan')):<10.0f}")
             for r in (o, le):
                 if "error" in r:
                     lines.append(f"    {r['impl']} {dt} cams={cams}: ERROR {r['error'].splitlines()[-1] if r['error'] else ''}")
+    noisy = [r for r in results if r.get("max_other_load", 0) > 0.05]
+    if noisy:
+        lines.append(f"WARNING: other processes used > 5% of the CPUs during {len(noisy)} measurement(s) "
+                     f"({', '.join(r['impl'] + ' ' + r['dtype'] + ' cams=' + str(r['cameras']) for r in noisy)}); "
+                     "those timings are not trustworthy on a 2-core machine.")
     return "\n".join(lines)
 
 
@@ -277,6 +345,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1, help="timed calls after one warm-up; the median is reported")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads in each child")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per child process")
+    ap.add_argument("--wait-idle", type=float, default=0, metavar="S",
+                    help="before each child, wait up to S seconds for other processes to go quiet (<5%% CPU)")
     ap.add_argument("--json", type=Path, help="also write all results here")
     ap.add_argument("--profile", action="store_true", help="only profile OUR sample_actions by stage")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -298,7 +368,7 @@ def main() -> None:
     machine = _machine(args.threads)
     print(f"machine: {machine['cpu']}, {machine['cpu_count']} CPUs ({machine['affinity']} usable), "
           f"{machine['mem_gib']} GiB RAM, torch {machine['torch']} ({machine['cpu_capability']}), "
-          f"torch threads per child = {args.threads}")
+          f"torch threads per child = {args.threads}; other processes now use {100 * _other_load(1.0):.0f}% of the CPUs")
     print(f"preset {args.preset}, B={BATCH}, {TOKEN_LEN} tokens ({REAL_TOKENS} real), 10 denoising steps, "
           f"1 warm-up + median of {args.repeats} timed call(s), each measurement in its own process", flush=True)
     started = time.perf_counter()
@@ -314,6 +384,8 @@ def main() -> None:
             print(f"  velocity (1 step)          {r['velocity_s']:8.2f} s  x {r['num_steps']} = "
                   f"{r['velocity_s'] * r['num_steps']:.2f} s")
             print(f"  sample_actions total       {r['sample_actions_s']:8.2f} s  (unaccounted {r['unaccounted_s']:+.2f} s)")
+            if r["max_other_load"] > 0.05:
+                print(f"  WARNING: other processes used up to {100 * r['max_other_load']:.0f}% of the CPUs meanwhile")
     else:
         results = [_spawn(args, impl, dt, cams) for dt in dtypes for cams in cams_list for impl in impls]
         print("\nsample_actions on CPU, seconds per call (ours = this repo's reference/, lerobot = lerobot 0.6.1 "

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import torch
 
+# openpi's additive mask value. It is finite so that fully masked rows (padding queries) give a uniform softmax
+# instead of NaN, which would otherwise leak into real tokens through 0 * NaN.
+MASKED_SCORE = -2.3819763e38
+
+
 
 def attention_mask_2d(pad_BN: torch.Tensor, ar_BN: torch.Tensor) -> torch.Tensor:
     """bool [B, N, N]: mask[b, i, j] is True where query i may attend to key j."""
@@ -48,3 +53,9 @@ def suffix_positions(prefix_pad_BP: torch.Tensor, suffix_len: int) -> torch.Tens
     """int64 [B, S]: suffix positions continue after the number of real prefix tokens."""
     valid = prefix_pad_BP.to(torch.int64).sum(dim=1, keepdim=True)
     return valid + torch.arange(suffix_len, device=prefix_pad_BP.device)[None, :]
+
+
+def additive_mask(mask_BQK: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """[B, 1, Q, K] with 0 where attention is allowed and MASKED_SCORE (clamped to dtype) elsewhere."""
+    masked = max(MASKED_SCORE, torch.finfo(dtype).min)
+    return torch.where(mask_BQK[:, None], 0.0, masked).to(dtype)

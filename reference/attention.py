@@ -1,4 +1,4 @@
-"""Rotary embeddings, masked multi-head attention with shared KV heads, and the prefix KV cache."""
+"""RoPE application, masked multi-head attention with shared KV heads, and the prefix KV cache."""
 
 from __future__ import annotations
 
@@ -7,31 +7,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-# openpi's additive mask value. It is finite so that fully masked rows (padding queries) give a uniform softmax
-# instead of NaN, which would otherwise leak into real tokens through 0 * NaN.
-MASKED_SCORE = -2.3819763e38
-
-
-def rope_tables(positions_BS: torch.Tensor, head_dim: int, theta: float, dtype: torch.dtype):
-    """cos, sin [B, S, head_dim] in float32 math (as transformers' Gemma/Qwen rotary embeddings), cast to dtype."""
-    exponents = torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim
-    inv_freq = 1.0 / (theta ** exponents)
-    freqs = positions_BS.float()[..., None] * inv_freq.to(positions_BS.device)
-    angles = torch.cat([freqs, freqs], dim=-1)
-    return angles.cos().to(dtype), angles.sin().to(dtype)
-
 
 def apply_rope(x_BHSD: torch.Tensor, cos_BSD: torch.Tensor, sin_BSD: torch.Tensor) -> torch.Tensor:
     """Rotate-half RoPE (the Hugging Face Gemma/Qwen convention)."""
     half = x_BHSD.shape[-1] // 2
     rotated = torch.cat([-x_BHSD[..., half:], x_BHSD[..., :half]], dim=-1)
     return x_BHSD * cos_BSD[:, None] + rotated * sin_BSD[:, None]
-
-
-def additive_mask(mask_BQK: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """[B, 1, Q, K] with 0 where attention is allowed and MASKED_SCORE (clamped to dtype) elsewhere."""
-    masked = max(MASKED_SCORE, torch.finfo(dtype).min)
-    return torch.where(mask_BQK[:, None], 0.0, masked).to(dtype)
 
 
 def attend(q_BHQD: torch.Tensor, k_BKSD: torch.Tensor, v_BKSD: torch.Tensor, bias_B1QS: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,10 @@ from torch import nn
 
 from models.config import DecoderConfig
 
-from .attention import additive_mask, apply_rope, attend, rope_tables
+from models.masks import additive_mask
+from models.positional import rope_tables
+
+from .attention import apply_rope, attend
 from .gemma import GemmaMLP, GemmaRMSNorm
 from .qwen import QwenMLP, QwenRMSNorm
 

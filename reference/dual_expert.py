@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import torch
 
-from models.masks import attention_mask_2d, prefix_positions, suffix_attention_mask, suffix_positions
+from models.masks import (additive_mask, attention_mask_2d, prefix_positions, suffix_attention_mask,
+                          suffix_positions)
 
-from .attention import PrefixKVCache, additive_mask, attend
+from .attention import PrefixKVCache, attend
 from .decoder import Decoder
 
 

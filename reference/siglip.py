@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.config import SiglipConfig
+from models.positional import interpolate_positions
 
 
 class SiglipEmbeddings(nn.Module):
@@ -15,20 +16,10 @@ class SiglipEmbeddings(nn.Module):
         self.patch_embedding = nn.Conv2d(3, cfg.width, kernel_size=cfg.patch_size, stride=cfg.patch_size)
         self.position_embedding = nn.Embedding(cfg.pretrained_grid ** 2, cfg.width)
 
-    def positions(self, grid: int) -> torch.Tensor:
-        """[grid * grid, D]; bicubic interpolation of the learned grid for other image sizes."""
-        table = self.position_embedding.weight
-        trained = int(table.shape[0] ** 0.5)
-        if grid == trained:
-            return table
-        square = table.reshape(1, trained, trained, -1).permute(0, 3, 1, 2)
-        resized = F.interpolate(square, size=(grid, grid), mode="bicubic", align_corners=False)
-        return resized.permute(0, 2, 3, 1).reshape(grid * grid, -1)
-
     def forward(self, pixels_B3HW: torch.Tensor) -> torch.Tensor:
         patches = self.patch_embedding(pixels_B3HW.to(self.patch_embedding.weight.dtype))
         grid = patches.shape[-1]
-        return patches.flatten(2).transpose(1, 2) + self.positions(grid)
+        return patches.flatten(2).transpose(1, 2) + interpolate_positions(self.position_embedding.weight, grid)
 
 
 class SiglipAttention(nn.Module):

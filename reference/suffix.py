@@ -6,23 +6,12 @@ pi0.5: horizon action tokens = action_in_proj(x_t); the time MLP output conditio
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from models.config import SuffixConfig
-
-
-def time_embedding(t_B: torch.Tensor, dim: int, min_period: float, max_period: float) -> torch.Tensor:
-    """Sine-cosine embedding of the flow time, [B, dim]; periods are computed in float64 as openpi does."""
-    if dim % 2:
-        raise ValueError(f"time embedding dim must be even, got {dim}")
-    fraction = torch.linspace(0.0, 1.0, dim // 2, dtype=torch.float64, device=t_B.device)
-    period = min_period * (max_period / min_period) ** fraction
-    angle = (2 * math.pi / period)[None, :] * t_B[:, None]
-    return torch.cat([torch.sin(angle), torch.cos(angle)], dim=1).to(t_B.dtype)
+from models.positional import time_embedding
 
 
 class Pi0Suffix(nn.Module):

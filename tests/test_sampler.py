@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from reference.sampler import euler_sample
-from reference.suffix import time_embedding
+from models.positional import time_embedding
 
 
 def test_euler_visits_openpi_times_and_integrates_constant_velocity():

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import torch
 
 from models.prepare import rotate_half_matrix
-from reference.attention import additive_mask, rope_tables
+from models.masks import additive_mask
+from models.positional import rope_tables
 from tt.common import upload
 from tt.ops import ttnn
 

@@ -57,7 +57,7 @@ class Pi0Policy:
         mask = upload_mask(self.runtime, attention_mask_2d(prefix.pad, torch.zeros_like(prefix.pad)))
         return fill_prefix_cache(self.vlm, prefix.embs, prefix.pad, rope, mask)
 
-    def _suffix_attention(self, cache: PrefixKVCache):
+    def suffix_attention(self, cache: PrefixKVCache):
         """RoPE and mask of the (tile-padded) suffix against [cached prefix, suffix]; constant across steps."""
         b, s = cache.pad.shape[0], self.suffix.length
         s_pad = padded_length(s)
@@ -71,7 +71,7 @@ class Pi0Policy:
         cfg = self.config.expert
         return Rope.upload(self.runtime, positions, cfg.head_dim, cfg.rope_theta), upload_mask(self.runtime, mask)
 
-    def _plan(self, times: list[float], state: torch.Tensor | None, batch: int):
+    def plan_denoising(self, times: list[float], state: torch.Tensor | None, batch: int):
         plan = self.suffix.prepare(times, state, batch)
         if not self.config.expert.adarms:
             return plan, None
@@ -95,8 +95,8 @@ class Pi0Policy:
         Every row of t_B must hold the same time (the denoising loop's case)."""
         if not bool((t_B == t_B[0]).all()):
             raise ValueError("the TT velocity takes one flow time for the whole batch")
-        rope, mask = self._suffix_attention(prefix_cache)
-        plan, modulations = self._plan([float(t_B[0])], state_BS, x_t_BHA.shape[0])
+        rope, mask = self.suffix_attention(prefix_cache)
+        plan, modulations = self.plan_denoising([float(t_B[0])], state_BS, x_t_BHA.shape[0])
         x = upload(self.runtime, x_t_BHA.float()[:, None], ttnn.float32)
         v = self._velocity(x, 0, prefix_cache, rope, mask, plan, modulations)
         return ttnn.to_torch(v).float()[:, 0]
@@ -112,8 +112,8 @@ class Pi0Policy:
         steps = self.config.sampler.num_steps if num_steps is None else num_steps
         times = step_times(steps)
         cache = self.fill_prefix_cache(self.embed_prefix(observation))
-        rope, mask = self._suffix_attention(cache)
-        plan, modulations = self._plan(times, self.padded_state(observation), observation.batch_size)
+        rope, mask = self.suffix_attention(cache)
+        plan, modulations = self.plan_denoising(times, self.padded_state(observation), observation.batch_size)
         x = upload(self.runtime, noise.float()[:, None], ttnn.float32)
         with self.runtime.log.section("denoise"):
             x = euler_sample(lambda x, step: self._velocity(x, step, cache, rope, mask, plan, modulations), x, steps)

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from models.config import SiglipConfig
+from models.positional import interpolate_positions
 from models.prepare import fused_qkv, linear_weight, output_projection, padded_head_dim
 from tt.common import Linear, scoped, upload
 from tt.ops import ttnn
@@ -23,38 +24,57 @@ def unfold_patches(pixels_B3HW: torch.Tensor, patch: int) -> torch.Tensor:
     return F.unfold(pixels_B3HW.float(), kernel_size=patch, stride=patch).transpose(1, 2)
 
 
-class SiglipEncoderLayer:
+class SiglipAttention:
     def __init__(self, runtime, cfg: SiglipConfig, w: dict, precision: Precision):
         self.cfg, self.precision, self.grid = cfg, precision, runtime.device.compute_with_storage_grid_size()
         h, d = cfg.num_heads, cfg.head_dim
-        self.padded = padded_head_dim(d)
-        attn = scoped(w, "self_attn.")
-        self.qkv = Linear(runtime, fused_qkv(attn["q_proj.weight"], attn["k_proj.weight"], attn["v_proj.weight"],
-                                             h, h, d, self.padded),
-                          fused_qkv(attn["q_proj.bias"], attn["k_proj.bias"], attn["v_proj.bias"], h, h, d,
-                                    self.padded), precision)
-        self.out_proj = Linear(runtime, output_projection(attn["out_proj.weight"], h, d, self.padded),
-                               attn["out_proj.bias"], precision)
-        self.fc1 = Linear(runtime, linear_weight(w["mlp.fc1.weight"]), w["mlp.fc1.bias"], precision)
-        self.fc2 = Linear(runtime, linear_weight(w["mlp.fc2.weight"]), w["mlp.fc2.bias"], precision)
-        self.norms = [(upload(runtime, w[f"layer_norm{i}.weight"].reshape(1, -1), ttnn.bfloat16),
-                       upload(runtime, w[f"layer_norm{i}.bias"].reshape(1, -1), ttnn.bfloat16)) for i in (1, 2)]
-
-    def _norm(self, x, i):
-        weight, bias = self.norms[i]
-        return ttnn.layer_norm(x, epsilon=self.cfg.norm_eps, weight=weight, bias=bias,
-                               compute_kernel_config=self.precision.norm_kernel)
+        padded = padded_head_dim(d)
+        self.qkv = Linear(runtime, fused_qkv(w["q_proj.weight"], w["k_proj.weight"], w["v_proj.weight"], h, h, d,
+                                             padded),
+                          fused_qkv(w["q_proj.bias"], w["k_proj.bias"], w["v_proj.bias"], h, h, d, padded), precision)
+        self.out_proj = Linear(runtime, output_projection(w["out_proj.weight"], h, d, padded), w["out_proj.bias"],
+                               precision)
 
     def __call__(self, x_B1ND):
         n = x_B1ND.shape[2]
-        q, k, v = ttnn.experimental.nlp_create_qkv_heads(self.qkv(self._norm(x_B1ND, 0)), num_heads=self.cfg.num_heads,
+        q, k, v = ttnn.experimental.nlp_create_qkv_heads(self.qkv(x_B1ND), num_heads=self.cfg.num_heads,
                                                          num_kv_heads=self.cfg.num_heads, transpose_k_heads=False)
         attn = ttnn.transformer.scaled_dot_product_attention(
             q, k, v, is_causal=False, scale=self.cfg.head_dim ** -0.5, program_config=sdpa_config(n, n, self.grid),
             compute_kernel_config=self.precision.attention_kernel)
-        x_B1ND = ttnn.add(x_B1ND, self.out_proj(ttnn.experimental.nlp_concat_heads(attn)))
-        hidden = ttnn.gelu(self.fc1(self._norm(x_B1ND, 1)), variant=ttnn.GeluVariant.Tanh)
-        return ttnn.add(x_B1ND, self.fc2(hidden))
+        return self.out_proj(ttnn.experimental.nlp_concat_heads(attn))
+
+
+class SiglipMLP:
+    def __init__(self, runtime, w: dict, precision: Precision):
+        self.fc1 = Linear(runtime, linear_weight(w["fc1.weight"]), w["fc1.bias"], precision)
+        self.fc2 = Linear(runtime, linear_weight(w["fc2.weight"]), w["fc2.bias"], precision)
+
+    def __call__(self, x_B1ND):
+        return self.fc2(ttnn.gelu(self.fc1(x_B1ND), variant=ttnn.GeluVariant.Tanh))
+
+
+class LayerNorm:
+    def __init__(self, runtime, w: dict, eps: float, precision: Precision):
+        self.eps, self.precision = eps, precision
+        self.weight = upload(runtime, w["weight"].reshape(1, -1), ttnn.bfloat16)
+        self.bias = upload(runtime, w["bias"].reshape(1, -1), ttnn.bfloat16)
+
+    def __call__(self, x):
+        return ttnn.layer_norm(x, epsilon=self.eps, weight=self.weight, bias=self.bias,
+                               compute_kernel_config=self.precision.norm_kernel)
+
+
+class SiglipEncoderLayer:
+    def __init__(self, runtime, cfg: SiglipConfig, w: dict, precision: Precision):
+        self.layer_norm1 = LayerNorm(runtime, scoped(w, "layer_norm1."), cfg.norm_eps, precision)
+        self.self_attn = SiglipAttention(runtime, cfg, scoped(w, "self_attn."), precision)
+        self.layer_norm2 = LayerNorm(runtime, scoped(w, "layer_norm2."), cfg.norm_eps, precision)
+        self.mlp = SiglipMLP(runtime, scoped(w, "mlp."), precision)
+
+    def __call__(self, x_B1ND):
+        x_B1ND = ttnn.add(x_B1ND, self.self_attn(self.layer_norm1(x_B1ND)))
+        return ttnn.add(x_B1ND, self.mlp(self.layer_norm2(x_B1ND)))
 
 
 class SiglipVisionTower:
@@ -66,21 +86,11 @@ class SiglipVisionTower:
         self.patch_embedding = Linear(runtime, linear_weight(patch.reshape(patch.shape[0], -1)),
                                       weights["embeddings.patch_embedding.bias"], precision,
                                       weight_dtype=ttnn.bfloat16)
-        positions = self._positions(weights["embeddings.position_embedding.weight"])
+        positions = interpolate_positions(weights["embeddings.position_embedding.weight"].float(), cfg.grid)
         self.positions = upload(runtime, positions[None, None], ttnn.bfloat16)
         self.layers = [SiglipEncoderLayer(runtime, cfg, scoped(weights, f"encoder.layers.{i}."), precision)
                        for i in range(cfg.depth)]
-        self.post_norm = (upload(runtime, weights["post_layernorm.weight"].reshape(1, -1), ttnn.bfloat16),
-                          upload(runtime, weights["post_layernorm.bias"].reshape(1, -1), ttnn.bfloat16))
-
-    def _positions(self, table: torch.Tensor) -> torch.Tensor:
-        """Bicubic interpolation for other image sizes happens once, at load time."""
-        trained = int(table.shape[0] ** 0.5)
-        if self.cfg.grid == trained:
-            return table.float()
-        square = table.float().reshape(1, trained, trained, -1).permute(0, 3, 1, 2)
-        resized = F.interpolate(square, size=(self.cfg.grid, self.cfg.grid), mode="bicubic", align_corners=False)
-        return resized.permute(0, 2, 3, 1).reshape(self.cfg.num_tokens, -1)
+        self.post_layernorm = LayerNorm(runtime, scoped(weights, "post_layernorm."), cfg.norm_eps, precision)
 
     def __call__(self, pixels_B3HW: torch.Tensor):
         patches = unfold_patches(pixels_B3HW, self.cfg.patch_size)[:, None]
@@ -89,6 +99,4 @@ class SiglipVisionTower:
         x = ttnn.add(self.patch_embedding(x), self.positions)
         for layer in self.layers:
             x = layer(x)
-        weight, bias = self.post_norm
-        return ttnn.layer_norm(x, epsilon=self.cfg.norm_eps, weight=weight, bias=bias,
-                               compute_kernel_config=self.precision.norm_kernel)
+        return self.post_layernorm(x)

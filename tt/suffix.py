@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 
 from models.config import SuffixConfig
+from models.positional import time_embedding
 from models.prepare import TILE, linear_weight, split_action_time_mlp_in
-from reference.suffix import time_embedding
 from tt.common import Linear, upload
 from tt.ops import ttnn
 

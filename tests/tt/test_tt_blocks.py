@@ -1,0 +1,148 @@
+"""Block-level TT twins against the float32 reference: SigLIP attention and MLP, Gemma / Qwen3 / Qwen2.5
+attention, MLP and block, the suffix embeddings, and one shared-attention layer (prefix cache + expert)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from models import get_preset, qwen_decoder
+from models.masks import additive_mask, attention_mask_2d, prefix_positions, suffix_ar_flags
+from reference import dual_expert as ref_dual
+from reference.attention import attend
+from reference.decoder import Decoder as RefDecoder
+from reference.random_init import init_random_, random_policy
+from tests.metrics import compare
+from tt import dual_expert as tt_dual
+from tt.attention import PrefixKVCache, Rope, upload_mask
+from tt.common import scoped
+from tt.decoder import DecoderLayer
+from tt.ops import ttnn
+from tt.policy import Pi0Policy as TTPolicy
+from tt.precision import Precision
+from tt.siglip import SiglipAttention, SiglipMLP
+
+BLOCK_PCC = {"bf16": 0.999, "bfp8": 0.995}
+PRECISIONS = ("bf16", "bfp8")
+BATCH, SEQ = 2, 37
+
+
+def _host(t) -> torch.Tensor:
+    return ttnn.to_torch(t).float()
+
+
+def _device(runtime, t: torch.Tensor):
+    return ttnn.from_torch(t.contiguous(), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=runtime.device)
+
+
+def _decoders() -> dict[str, RefDecoder]:
+    qwen2 = qwen_decoder(128, 2, 384, num_heads=16, num_kv_heads=8, head_dim=128, flavour="qwen2", vocab_size=64)
+    decoders = {"gemma": get_preset("pi0-tiny").vlm, "qwen3": get_preset("pi0-qwen3-tiny").vlm, "qwen2.5": qwen2}
+    built = {}
+    for seed, (name, cfg) in enumerate(decoders.items()):
+        built[name] = RefDecoder(cfg)
+        init_random_(built[name], seed)
+    return built
+
+
+DECODERS = _decoders()
+
+
+@pytest.fixture(scope="module")
+def vision():
+    return random_policy(get_preset("pi0-tiny"), seed=4).vision
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@torch.no_grad()
+def test_siglip_attention_and_mlp(runtime, vision, precision):
+    layer = vision.encoder.layers[0]
+    weights = scoped(vision.state_dict(), "encoder.layers.0.")
+    x = layer.layer_norm1(vision.embeddings(torch.rand(BATCH, 3, 224, 224) * 2 - 1))
+    cfg = get_preset("pi0-tiny").vision
+    attention = SiglipAttention(runtime, cfg, scoped(weights, "self_attn."), Precision(precision))
+    compare(f"[{runtime.mode}] siglip attention {precision}", _host(attention(_device(runtime, x[:, None])))[:, 0],
+            layer.self_attn(x), min_pcc=BLOCK_PCC[precision])
+    mlp = SiglipMLP(runtime, scoped(weights, "mlp."), Precision(precision))
+    compare(f"[{runtime.mode}] siglip mlp {precision}", _host(mlp(_device(runtime, x[:, None])))[:, 0],
+            layer.mlp(x), min_pcc=BLOCK_PCC[precision])
+
+
+@pytest.mark.parametrize("family", DECODERS)
+@pytest.mark.parametrize("precision", PRECISIONS)
+@torch.no_grad()
+def test_decoder_attention_mlp_and_block(runtime, family, precision):
+    ref = DECODERS[family]
+    cfg = ref.cfg
+    pad = torch.ones(BATCH, SEQ, dtype=torch.bool)
+    pad[0, 33:] = False
+    mask, positions = attention_mask_2d(pad, torch.zeros_like(pad)), prefix_positions(pad)
+    h = torch.randn(BATCH, SEQ, cfg.width)
+    layer = ref.layers[0]
+    cos, sin = ref.rope(positions, torch.float32)
+    q, k, v, gate = layer.project(h, cos, sin)
+    attn = attend(q, k, v, additive_mask(mask, torch.float32))
+    expected_attention, expected_block = layer.self_attn.o_proj(attn), layer.finish(h, attn, gate)
+
+    tt_layer = DecoderLayer(runtime, cfg, scoped(ref.state_dict(), "layers.0."), Precision(precision))
+    rope = Rope.upload(runtime, positions, cfg.head_dim, cfg.rope_theta)
+    h_dev = _device(runtime, h[:, None])
+    tq, tk, tv, tgate = tt_layer.project(h_dev, rope)
+    tt_attn = tt_layer.attend(tq, tk, tv, upload_mask(runtime, mask))
+    label = f"[{runtime.mode}] {family} {precision}"
+    compare(f"{label} attention", _host(tt_layer.o_proj(tt_attn))[:, 0][pad], expected_attention[pad],
+            min_pcc=BLOCK_PCC[precision])
+    compare(f"{label} mlp", _host(tt_layer.mlp(h_dev))[:, 0], layer.mlp(h), min_pcc=BLOCK_PCC[precision])
+    compare(f"{label} block", _host(tt_layer.finish(h_dev, tt_attn, tgate))[:, 0][pad], expected_block[pad],
+            min_pcc=BLOCK_PCC[precision])
+
+
+@pytest.mark.parametrize("preset", ["pi0-tiny", "pi05-tiny"])
+@pytest.mark.parametrize("precision", PRECISIONS)
+@torch.no_grad()
+def test_suffix_embeddings(runtime, preset, precision):
+    ref = random_policy(get_preset(preset), seed=8)
+    tt = TTPolicy(runtime, ref.config, ref.state_dict(), Precision(precision))
+    x_t, t = torch.randn(BATCH, 50, 32), torch.full((BATCH,), 0.7)
+    state = torch.randn(BATCH, 32) if ref.config.suffix.has_state_token else None
+    expected, cond = ref.suffix(x_t, t, state)
+    plan = tt.suffix.prepare([0.7], state, BATCH)
+    actual = _host(tt.suffix.embed(_device(runtime, x_t[:, None]), plan, 0))[:, 0, :expected.shape[1]]
+    compare(f"[{runtime.mode}] {preset} suffix embeddings {precision}", actual, expected,
+            min_pcc=BLOCK_PCC[precision])
+    if cond is not None:
+        compare(f"[{runtime.mode}] {preset} time condition {precision}",
+                _host(plan.step_conditions[0])[0, 0].expand_as(cond), cond, min_pcc=BLOCK_PCC[precision])
+
+
+@pytest.mark.parametrize("preset", ["pi05-tiny", "pi0-qwen3-tiny"])
+@pytest.mark.parametrize("precision", PRECISIONS)
+@torch.no_grad()
+def test_one_shared_attention_layer(runtime, preset, precision):
+    """Depth-1 VLM fills the prefix cache; the depth-1 expert runs the suffix against it (adaRMS for pi0.5)."""
+    cfg = get_preset(preset)
+    cfg = replace(cfg, vlm=replace(cfg.vlm, depth=1), expert=replace(cfg.expert, depth=1))
+    ref = random_policy(cfg, seed=9)
+    tt = TTPolicy(runtime, cfg, ref.state_dict(), Precision(precision))
+    prefix_len = 64  # a tile multiple, as TT prefixes always are
+    pad = torch.ones(BATCH, prefix_len, dtype=torch.bool)
+    pad[1, 40:] = False
+    prefix = torch.randn(BATCH, prefix_len, cfg.vlm.width)
+    x_t, t = torch.randn(BATCH, 50, 32), torch.full((BATCH,), 0.4)
+    state = torch.randn(BATCH, 32) if cfg.suffix.has_state_token else None
+    suffix, cond = ref.suffix(x_t, t, state)
+    ar = suffix_ar_flags(cfg.suffix.horizon, cfg.suffix.has_state_token)
+    expected = ref_dual.run_suffix(ref.expert, suffix, ref_dual.fill_prefix_cache(ref.vlm, prefix, pad), ar, cond)
+
+    rope = Rope.upload(runtime, prefix_positions(pad), cfg.vlm.head_dim, cfg.vlm.rope_theta)
+    cache = tt_dual.fill_prefix_cache(tt.vlm, _device(runtime, prefix[:, None]), pad, rope,
+                                      upload_mask(runtime, attention_mask_2d(pad, torch.zeros_like(pad))))
+    assert isinstance(cache, PrefixKVCache) and len(cache.keys) == 1
+    suffix_rope, suffix_mask = tt.suffix_attention(cache)
+    plan, modulations = tt.plan_denoising([0.4], state, BATCH)
+    hidden = tt_dual.run_suffix(tt.expert, tt.suffix.embed(_device(runtime, x_t[:, None]), plan, 0), cache,
+                                suffix_rope, suffix_mask, modulations[0] if modulations else None)
+    compare(f"[{runtime.mode}] {preset} shared-attention layer {precision}",
+            _host(hidden)[:, 0, :expected.shape[1]], expected, min_pcc=BLOCK_PCC[precision])
