@@ -39,13 +39,18 @@ def _reference_policy(source: str, dtype: torch.dtype, seed: int):
     return policy.eval()
 
 
+DEFAULT_TT_CACHE = Path.home() / ".cache" / "vla-tt" / "tt-weights"
+
+
 def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference",
-                dtype: torch.dtype = torch.float32, seed: int = 0, precision: str = "bfp8"):
+                dtype: torch.dtype = torch.float32, seed: int = 0, precision: str = "bfp8",
+                tt_cache_dir: str | Path | None = DEFAULT_TT_CACHE):
     """A ready policy. Presets get deterministic random weights from `seed`.
 
     backend "reference": PyTorch in `dtype`; float32 linears run through oneDNN (reference/onednn.py), so the
     returned module is for inference. backend "tt": TTNN on a Tenstorrent card when one is present, else on the
-    host executor; `precision` is "bfp8" (bfloat8_b matrices) or "bf16", and `dtype` is not used.
+    host executor; `precision` is "bfp8" (bfloat8_b matrices) or "bf16", and `dtype` is not used. TT-ready weights
+    are cached under `tt_cache_dir` (keyed by checkpoint content, precision and layout code; None disables it).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
@@ -61,9 +66,14 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
     from tt.policy import Pi0Policy as TTPolicy
     from tt.precision import Precision
     from tt.runtime import active_runtime, open_runtime
+    from tt.weight_cache import WeightCache, content_key
 
     settings = Precision(precision)
-    weights = _reference_policy(source, torch.float32, seed)
+    # bfloat16 source weights are exact for both TT precisions and halve the host memory of the build.
+    weights = _reference_policy(source, torch.bfloat16, seed)
     runtime = active_runtime() or open_runtime()
+    cache = None
+    if tt_cache_dir is not None:
+        cache = WeightCache(tt_cache_dir, content_key(source, Path(tt_cache_dir), seed), settings.name)
     logger.info("building the TT policy ({} mode, {} weights)", runtime.mode, settings.name)
-    return TTPolicy(runtime, weights.config, weights.state_dict(), settings)
+    return TTPolicy(runtime, weights.config, weights.state_dict(), settings, weight_cache=cache)

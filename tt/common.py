@@ -5,18 +5,43 @@ Activations are 4D [B, 1, S, D] TILE tensors in bfloat16 (the layout nlp_create_
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from models.prepare import TILE
 from tt.ops import ttnn
 from tt.precision import Precision
 from tt.program_configs import matmul_config
+from tt.weight_cache import WeightCache
+
+
+@dataclass
+class CachedRuntime:
+    """A runtime whose weight uploads go through an on-disk WeightCache (used while a policy is built)."""
+
+    runtime: object
+    weight_cache: WeightCache
+
+    def __getattr__(self, name):
+        return getattr(self.runtime, name)
 
 
 def upload(runtime, tensor: torch.Tensor, dtype, layout=None):
-    """A weight or constant on the device (DRAM), TILE layout unless told otherwise."""
+    """A per-call input or constant on the device (DRAM), TILE layout unless told otherwise."""
     return ttnn.from_torch(tensor.contiguous(), dtype=dtype, layout=layout or ttnn.TILE_LAYOUT,
                            device=runtime.device, memory_config=ttnn.DRAM_MEMORY_CONFIG)
+
+
+def upload_weight(runtime, tensor: torch.Tensor, dtype, layout=None):
+    """A model weight on the device; read from / written to the runtime's WeightCache when it has one."""
+    layout = layout or ttnn.TILE_LAYOUT
+    cache = getattr(runtime, "weight_cache", None)
+    if cache is None:
+        return upload(runtime, tensor, dtype, layout)
+    host = cache.fetch(lambda: ttnn.from_torch(tensor.contiguous(), dtype=dtype, layout=layout),
+                       list(tensor.shape), dtype, layout)
+    return ttnn.to_device(host, runtime.device, memory_config=ttnn.DRAM_MEMORY_CONFIG)
 
 
 def rows(x) -> int:
@@ -36,8 +61,8 @@ class Linear:
         self.precision = precision
         self.grid = runtime.device.compute_with_storage_grid_size()
         self.k, self.n = weight_IO.shape
-        self.weight = upload(runtime, weight_IO, weight_dtype or precision.matrix_dtype)
-        self.bias = None if bias is None else upload(runtime, bias.reshape(1, -1), ttnn.bfloat16)
+        self.weight = upload_weight(runtime, weight_IO, weight_dtype or precision.matrix_dtype)
+        self.bias = None if bias is None else upload_weight(runtime, bias.reshape(1, -1), ttnn.bfloat16)
 
     def __call__(self, x):
         return ttnn.linear(x, self.weight, bias=self.bias,

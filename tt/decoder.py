@@ -12,7 +12,7 @@ import torch
 
 from models.config import DecoderConfig
 from models.prepare import fused_qkv, linear_weight, output_projection
-from tt.common import Linear, scoped, upload
+from tt.common import Linear, scoped, upload_weight
 from tt.gemma import GemmaMLP, gemma_norm_weight
 from tt.ops import ttnn
 from tt.precision import Precision
@@ -104,7 +104,7 @@ class Decoder:
             table = weights["embed_tokens.weight"].float()
             if cfg.scale_embeddings:  # fold sqrt(width), rounded to bfloat16 as transformers does
                 table = table * torch.tensor(cfg.width ** 0.5, dtype=torch.bfloat16).float()
-            self.embed_tokens = upload(runtime, table, ttnn.bfloat16, layout=ttnn.ROW_MAJOR_LAYOUT)
+            self.embed_tokens = upload_weight(runtime, table, ttnn.bfloat16, layout=ttnn.ROW_MAJOR_LAYOUT)
         self.layers = [DecoderLayer(runtime, cfg, scoped(weights, f"layers.{i}."), precision)
                        for i in range(cfg.depth)]
         self.norm = Norm(runtime, cfg, scoped(weights, "norm."), precision)

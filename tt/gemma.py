@@ -6,12 +6,12 @@ from __future__ import annotations
 import torch
 
 from models.prepare import folded_gemma_norm
-from tt.common import GatedMLP, upload
+from tt.common import GatedMLP, upload_weight
 from tt.ops import ttnn
 
 
 def gemma_norm_weight(runtime, weight: torch.Tensor):
-    return upload(runtime, folded_gemma_norm(weight).reshape(1, -1), ttnn.bfloat16)
+    return upload_weight(runtime, folded_gemma_norm(weight).reshape(1, -1), ttnn.bfloat16)
 
 
 class GemmaMLP(GatedMLP):

@@ -13,7 +13,7 @@ from models.config import PolicyConfig
 from models.masks import attention_mask_2d, prefix_positions, suffix_ar_flags
 from models.observation import Observation
 from tt.attention import PrefixKVCache, Rope, upload_mask
-from tt.common import scoped, upload
+from tt.common import CachedRuntime, scoped, upload
 from tt.decoder import Decoder
 from tt.dual_expert import fill_prefix_cache, run_suffix
 from tt.ops import ttnn
@@ -23,18 +23,24 @@ from tt.projector import Projector
 from tt.sampler import euler_sample, step_times
 from tt.siglip import SiglipVisionTower
 from tt.suffix import SuffixPlan, make_suffix, padded_length
+from tt.weight_cache import WeightCache
 
 
 class Pi0Policy:
     def __init__(self, runtime, config: PolicyConfig, state_dict: dict[str, torch.Tensor],
-                 precision: Precision = Precision()):
+                 precision: Precision = Precision(), weight_cache: WeightCache | None = None):
+        """state_dict: reference parameter names (reference.policy.Pi0Policy). With a weight_cache, prepared
+        weights are read from / stored to disk instead of being converted on every load."""
         self.runtime, self.config, self.precision = runtime, config, precision
-        self.vision = SiglipVisionTower(runtime, config.vision, scoped(state_dict, "vision."), precision)
-        self.projector = Projector(runtime, scoped(state_dict, "projector."), precision)
-        self.vlm = Decoder(runtime, config.vlm, scoped(state_dict, "vlm."), precision)
-        self.expert = Decoder(runtime, config.expert, scoped(state_dict, "expert."), precision)
-        self.suffix = make_suffix(runtime, config.suffix, config.expert.width, scoped(state_dict, "suffix."),
+        build = runtime if weight_cache is None else CachedRuntime(runtime, weight_cache)
+        self.vision = SiglipVisionTower(build, config.vision, scoped(state_dict, "vision."), precision)
+        self.projector = Projector(build, scoped(state_dict, "projector."), precision)
+        self.vlm = Decoder(build, config.vlm, scoped(state_dict, "vlm."), precision)
+        self.expert = Decoder(build, config.expert, scoped(state_dict, "expert."), precision)
+        self.suffix = make_suffix(build, config.suffix, config.expert.width, scoped(state_dict, "suffix."),
                                   precision)
+        if weight_cache is not None:
+            weight_cache.report()
 
     def _validate(self, obs: Observation) -> None:
         cfg = self.config

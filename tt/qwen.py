@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import torch
 
-from tt.common import GatedMLP, upload
+from tt.common import GatedMLP, upload_weight
 from tt.ops import ttnn
 
 
 def qwen_norm_weight(runtime, weight: torch.Tensor):
-    return upload(runtime, weight.float().reshape(1, -1), ttnn.bfloat16)
+    return upload_weight(runtime, weight.float().reshape(1, -1), ttnn.bfloat16)
 
 
 class QwenMLP(GatedMLP):

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from models.config import SiglipConfig
 from models.positional import interpolate_positions
 from models.prepare import fused_qkv, linear_weight, output_projection, padded_head_dim
-from tt.common import Linear, scoped, upload
+from tt.common import Linear, scoped, upload_weight
 from tt.ops import ttnn
 from tt.precision import Precision
 from tt.program_configs import sdpa_config
@@ -57,8 +57,8 @@ class SiglipMLP:
 class LayerNorm:
     def __init__(self, runtime, w: dict, eps: float, precision: Precision):
         self.eps, self.precision = eps, precision
-        self.weight = upload(runtime, w["weight"].reshape(1, -1), ttnn.bfloat16)
-        self.bias = upload(runtime, w["bias"].reshape(1, -1), ttnn.bfloat16)
+        self.weight = upload_weight(runtime, w["weight"].reshape(1, -1), ttnn.bfloat16)
+        self.bias = upload_weight(runtime, w["bias"].reshape(1, -1), ttnn.bfloat16)
 
     def __call__(self, x):
         return ttnn.layer_norm(x, epsilon=self.eps, weight=self.weight, bias=self.bias,
@@ -87,7 +87,7 @@ class SiglipVisionTower:
                                       weights["embeddings.patch_embedding.bias"], precision,
                                       weight_dtype=ttnn.bfloat16)
         positions = interpolate_positions(weights["embeddings.position_embedding.weight"].float(), cfg.grid)
-        self.positions = upload(runtime, positions[None, None], ttnn.bfloat16)
+        self.positions = upload_weight(runtime, positions[None, None], ttnn.bfloat16)
         self.layers = [SiglipEncoderLayer(runtime, cfg, scoped(weights, f"encoder.layers.{i}."), precision)
                        for i in range(cfg.depth)]
         self.post_layernorm = LayerNorm(runtime, scoped(weights, "post_layernorm."), cfg.norm_eps, precision)

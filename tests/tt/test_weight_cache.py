@@ -1,0 +1,43 @@
+"""The TT weight cache: a second load reads prepared tensors (no conversion) and gives the same actions; a
+changed checkpoint or precision gets its own entries; a corrupted entry is an error naming the file."""
+
+import pytest
+import torch
+
+from models import Observation, get_preset, load_policy
+from models.checkpoint import write_checkpoint
+from reference.random_init import random_policy
+from tt.weight_cache import WeightCacheError
+
+
+def _obs() -> Observation:
+    gen = torch.Generator().manual_seed(0)
+    return Observation(images={"base_0_rgb": torch.rand(1, 3, 224, 224, generator=gen) * 2 - 1},
+                       tokens=torch.randint(0, 1024, (1, 9), generator=gen),
+                       token_masks=torch.ones(1, 9, dtype=torch.bool), state=torch.randn(1, 32, generator=gen))
+
+
+@torch.no_grad()
+def test_second_load_reads_the_cache(runtime, tmp_path):
+    checkpoint = write_checkpoint(random_policy(get_preset("pi0-tiny"), seed=5).state_dict(), tmp_path / "ckpt",
+                                  {"chunk_size": 50})
+    cache_dir = tmp_path / "cache"
+    noise = torch.randn(1, 50, 32)
+    first = load_policy(checkpoint, backend="tt", tt_cache_dir=cache_dir)
+    entries = sorted(cache_dir.rglob("*.tensorbin"))
+    assert entries and not list(cache_dir.rglob("*.partial.tensorbin"))
+    runtime.log.clear()
+    second = load_policy(checkpoint, backend="tt", tt_cache_dir=cache_dir)
+    conversions = runtime.log.count(op="from_torch")
+    print(f"[{runtime.mode}] cached load: {len(entries)} entries, {conversions} from_torch calls")
+    assert conversions == 0, "a cached load must not convert weights again"
+    assert sorted(cache_dir.rglob("*.tensorbin")) == entries
+    assert torch.equal(second.sample_actions(_obs(), noise=noise), first.sample_actions(_obs(), noise=noise))
+
+    load_policy(checkpoint, backend="tt", precision="bf16", tt_cache_dir=cache_dir)
+    assert len([d for d in cache_dir.iterdir() if d.is_dir()]) == 2, "bf16 weights get their own directory"
+
+    victim = entries[3]
+    victim.write_bytes(victim.read_bytes()[:40])
+    with pytest.raises(WeightCacheError, match=f"{victim.name}"):
+        load_policy(checkpoint, backend="tt", tt_cache_dir=cache_dir)
