@@ -1,58 +1,159 @@
-"""`make demo`: the reference policy end to end on a preset with deterministic random weights.
+"""`make demo`: predict an action chunk from camera images, a prompt and a robot state, with the TTNN backend (on a
+Tenstorrent card when present, else on the host execution path) and the PyTorch reference, and compare them.
 
-Prints the action chunk's shape and where the time went (prefix once, then each denoising step).
+Without --checkpoint a tiny pi0-shaped checkpoint is generated deterministically into weights/ on first use.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
+import numpy as np
 import torch
+from loguru import logger
+from tqdm import tqdm
 
-from models import PRESETS, Observation, load_policy
+from models import load_policy
+from models.inputs import make_observation, postprocess_actions
+from models.metrics import pcc
+from models.normalization import load_stats
+from models.tokenizer import load_tokenizer
+
+from .checkpoint import WEIGHTS, ensure_demo_checkpoint, robot_action_dim
+from .plot import plot_actions
+
+IMAGES = Path(__file__).resolve().parent / "images"
+DEFAULT_PROMPT = "put the red cube in the bowl"
 
 
-def _observation(policy, batch: int, prompt_len: int, gen: torch.Generator) -> Observation:
-    cfg = policy.config
-    size = cfg.vision.image_size
-    images = {name: torch.rand(batch, 3, size, size, generator=gen) * 2 - 1 for name in cfg.cameras}
-    tokens = torch.randint(0, cfg.vlm.vocab_size, (batch, cfg.max_token_len), generator=gen)
-    token_masks = torch.arange(cfg.max_token_len)[None, :].expand(batch, -1) < prompt_len
-    state = torch.randn(batch, cfg.suffix.state_dim, generator=gen) if cfg.suffix.has_state_token else None
-    return Observation(images=images, tokens=tokens, token_masks=token_masks, state=state)
+def _parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, help="checkpoint directory (any layout the loader reads)")
+    parser.add_argument("--policy", default="pi0", choices=["pi0", "pi05", "pi0-qwen3"],
+                        help="which tiny default checkpoint to generate when --checkpoint is not given")
+    parser.add_argument("--backend", default="both", choices=["reference", "tt", "both"])
+    parser.add_argument("--images", nargs="+", metavar="CAM=PATH",
+                        help="camera images (default: the rendered table-top scene in demo/images)")
+    parser.add_argument("--prompt", default=DEFAULT_PROMPT)
+    parser.add_argument("--state", help="comma-separated values or a .npy file (default: a fixed example state)")
+    parser.add_argument("--steps", type=int, help="denoising steps (default: the checkpoint's)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initial noise")
+    parser.add_argument("--precision", default="bfp8", choices=["bfp8", "bf16"], help="TT weight precision")
+    parser.add_argument("--tokenizer", type=Path, help="PaliGemma/Gemma SentencePiece .model or Qwen tokenizer.json")
+    parser.add_argument("--out", type=Path, default=WEIGHTS.parent / "demo_output", help="where outputs go")
+    parser.add_argument("--tt-cache", type=Path, default=WEIGHTS / "tt-cache",
+                        help="cache of TT-ready weights (a second run skips their conversion)")
+    return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
-    parser.add_argument("--policy", default="pi0-tiny", choices=sorted(PRESETS))
-    parser.add_argument("--steps", type=int, default=10, help="denoising steps")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"])
-    args = parser.parse_args(argv)
+def _images(args) -> dict[str, np.ndarray]:
+    from PIL import Image
 
-    dtype = torch.float32 if args.dtype == "fp32" else torch.bfloat16
+    pairs = args.images or [f"{p.stem}={p}" for p in sorted(IMAGES.glob("*.png"))]
+    images = {}
+    for pair in pairs:
+        camera, sep, path = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--images expects CAM=PATH, got {pair!r}")
+        if not Path(path).is_file():
+            raise SystemExit(f"image for camera {camera!r} not found: {path}")
+        images[camera] = np.asarray(Image.open(path).convert("RGB"))
+    return images
+
+
+def _state(args, width: int) -> np.ndarray:
+    if args.state is None:
+        return np.linspace(-0.5, 0.5, width, dtype=np.float32)
+    if args.state.endswith(".npy"):
+        return np.load(args.state).astype(np.float32)
+    try:
+        return np.array([float(v) for v in args.state.split(",")], dtype=np.float32)
+    except ValueError:
+        raise SystemExit(f"--state must be comma-separated numbers or a .npy file, got {args.state!r}") from None
+
+
+def _run(name: str, policy, observation, noise, steps) -> tuple[torch.Tensor, dict[str, float]]:
+    times, last = {}, [time.perf_counter()]
+
+    def mark(stage: str) -> None:
+        now = time.perf_counter()
+        times[stage] = now - last[0]
+        last[0] = now
+
     start = time.perf_counter()
-    policy = load_policy(args.policy, backend="reference", dtype=dtype, seed=args.seed)
-    built = time.perf_counter()
-    gen = torch.Generator().manual_seed(args.seed)
-    obs = _observation(policy, batch=1, prompt_len=min(12, policy.config.max_token_len), gen=gen)
-    noise = torch.randn(1, policy.config.suffix.horizon, policy.config.suffix.action_dim, generator=gen)
-
     with torch.no_grad():
-        t0 = time.perf_counter()
-        cache = policy.fill_prefix_cache(policy.embed_prefix(obs))
-        t1 = time.perf_counter()
-        actions = policy.sample_actions(obs, noise=noise, num_steps=args.steps)
-        t2 = time.perf_counter()
+        actions = policy.sample_actions(observation, noise=noise, num_steps=steps, on_stage=mark)
+    times["total"] = time.perf_counter() - start
+    return actions, times
 
-    print(f"policy        {args.policy} (reference backend, {args.dtype}, random weights, seed {args.seed})")
-    print(f"cameras       {', '.join(policy.config.cameras)}; prefix {cache.length} tokens")
-    print(f"actions       shape {tuple(actions.shape)}, mean |a| {actions.abs().mean():.4f}")
-    print(f"build         {built - start:8.3f} s")
-    print(f"prefix        {t1 - t0:8.3f} s (vision + VLM, once)")
-    print(f"sample        {t2 - t1:8.3f} s total for {args.steps} steps (prefix included)")
+
+def _print_times(name: str, mode: str, times: dict[str, float]) -> None:
+    steps = [v for k, v in times.items() if k.startswith("step")]
+    print(f"\n{name} ({mode})")
+    print(f"  vision            {times['vision'] * 1e3:9.1f} ms")
+    print(f"  prefix (VLM)      {times['prefix'] * 1e3:9.1f} ms")
+    print("  denoising steps   " + " ".join(f"{s * 1e3:.1f}" for s in steps) + " ms")
+    print(f"  total             {times['total'] * 1e3:9.1f} ms")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Runs the demo; returns what it printed: the chunks per backend, their PCC and the files written."""
+    args = _parse_args(argv)
+    checkpoint = args.checkpoint or ensure_demo_checkpoint(args.policy)
+    backends = ["reference", "tt"] if args.backend == "both" else [args.backend]
+
+    policies = {}
+    with tqdm(total=len(backends), desc="loading and preparing weights", unit="backend") as bar:
+        for backend in backends:
+            policies[backend] = load_policy(checkpoint, backend=backend, precision=args.precision,
+                                            tt_cache_dir=args.tt_cache)
+            bar.update()
+    config = next(iter(policies.values())).config
+
+    tokenizer = load_tokenizer(args.tokenizer, config.vlm.vocab_size)
+    stats = load_stats(checkpoint, config.suffix.kind)
+    observation = make_observation(config, _images(args), args.prompt, _state(args, robot_width(stats, config)),
+                                   tokenizer, stats)
+    noise = torch.randn(1, config.suffix.horizon, config.suffix.action_dim,
+                        generator=torch.Generator().manual_seed(args.seed))
+    action_dim = robot_action_dim(checkpoint) or config.suffix.action_dim
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    chunks, model_actions = {}, {}
+    for backend, policy in policies.items():
+        mode = "PyTorch, CPU" if backend == "reference" else f"TTNN, {policy.runtime.mode} mode"
+        if backend == "tt" and policy.runtime.mode == "host":
+            mode += ": no Tenstorrent card, so these are host-executor times, not device times"
+        model_actions[backend], times = _run(backend, policy, observation, noise, args.steps)
+        _print_times(backend, mode, times)
+        chunks[backend] = postprocess_actions(model_actions[backend], stats, action_dim)[0].numpy()
+        np.save(args.out / f"actions_{backend}.npy", chunks[backend])
+
+    print(f"\ncheckpoint   {checkpoint}")
+    print(f"actions      {next(iter(chunks.values())).shape} per backend (horizon x robot action dims)")
+    agreement = None
+    if len(model_actions) == 2:
+        agreement = pcc(model_actions["tt"], model_actions["reference"])
+        print(f"PCC tt vs reference   {agreement:.5f}")
+    plot = plot_actions(chunks, args.out / "actions.png", f"{config.suffix.kind} action chunk: {args.prompt!r}")
+    outputs = [args.out / f"actions_{backend}.npy" for backend in chunks] + [plot]
+    for path in outputs:
+        print(f"wrote        {path}")
+    return {"chunks": chunks, "pcc": agreement, "outputs": outputs}
+
+
+def robot_width(stats, config) -> int:
+    """The state width to feed: the statistics' width when the checkpoint has them, else the model's."""
+    return stats.state.dim if stats.has_state and stats.state.dim else config.suffix.state_dim
 
 
 if __name__ == "__main__":
-    main()
+    logger.remove()
+    logger.add(lambda message: tqdm.write(message, end=""), level="WARNING")
+    try:
+        main()
+    except ValueError as err:  # bad input: the message names the problem; a traceback would bury it
+        raise SystemExit(f"error: {err}") from None

@@ -7,36 +7,62 @@ from pathlib import Path
 import torch
 from loguru import logger
 
-from .checkpoint import CheckpointError, read_checkpoint
+from .checkpoint import LoadReport, preset_report, read_checkpoint
+from .checkpoint.layout import COMPONENTS
+from .checkpoint.report import module_component
+from .config import PolicyConfig
 from .presets import PRESETS, get_preset
 
 BACKENDS = ("reference", "tt")
 
 
-def _reference_policy(source: str, dtype: torch.dtype, seed: int):
+def _from_checkpoint(directory: str, dtype: torch.dtype, seed: int, base_preset: str | None):
+    """Validate everything, then assign the (memory-mapped) tensors into a meta-device policy."""
     from reference.policy import Pi0Policy
+    from reference.random_init import init_random_
+
+    layouts = {}
+
+    def parameter_shapes(config: PolicyConfig) -> dict[str, tuple[int, ...]]:
+        with torch.device("meta"):  # shapes only: no weight is allocated before validation passes
+            layouts[config] = Pi0Policy(config)
+        return {name: tuple(p.shape) for name, p in layouts[config].state_dict().items()}
+
+    checkpoint = read_checkpoint(directory, parameter_shapes, base_preset)
+    policy = layouts[checkpoint.config].to(dtype)
+    random_parts = {}
+    for name in checkpoint.random_components:
+        part = getattr(policy, name).to_empty(device="cpu")
+        part_seed = seed * len(COMPONENTS) + COMPONENTS.index(name)  # distinct per component and per seed
+        init_random_(part, part_seed)
+        random_parts[name] = module_component(name, part, f"random (seed {part_seed})")
+    result = policy.load_state_dict(dict(checkpoint.tensors(dtype)), assign=True, strict=False)
+    unfilled = [name for name, p in policy.named_parameters() if p.is_meta]
+    if result.unexpected_keys or unfilled:  # validation rules both out; never run on unset weights
+        raise RuntimeError(f"internal: unexpected {result.unexpected_keys}, unfilled {unfilled}")
+    report = checkpoint.report(dtype, random_parts)
+    if random_parts:
+        logger.warning("{}: {} not in the checkpoint: RANDOM weights (from seed {}), sized from preset {}",
+                       directory, ", ".join(random_parts), seed, checkpoint.base_preset)
+    return policy.eval(), report
+
+
+def _reference_with_report(source: str, dtype: torch.dtype, seed: int,
+                           base_preset: str | None = None) -> tuple[object, LoadReport]:
     from reference.random_init import random_policy
 
     if source in PRESETS:
-        return random_policy(get_preset(source), seed=seed, dtype=dtype)
+        policy = random_policy(get_preset(source), seed=seed, dtype=dtype)
+        return policy, preset_report(source, policy, seed)
     if not Path(source).is_dir():
         raise ValueError(f"{source!r} is neither a preset ({', '.join(PRESETS)}) nor a checkpoint directory")
-    config, state = read_checkpoint(source)
-    with torch.device("meta"):
-        policy = Pi0Policy(config)
-    expected = dict(policy.state_dict())
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = [f"{k}: expected {tuple(expected[k].shape)}, found {tuple(state[k].shape)}"
-             for k in expected if k in state and state[k].shape != expected[k].shape]
-    if missing or unexpected or wrong:
-        raise CheckpointError(f"{source}: checkpoint does not match the inferred architecture:"
-                              + "".join(f"\n  missing {k}" for k in missing)
-                              + "".join(f"\n  unexpected {k}" for k in unexpected)
-                              + "".join(f"\n  shape {w}" for w in wrong))
-    policy.load_state_dict({k: v.to(dtype) for k, v in state.items()}, assign=True)
-    logger.info("loaded {} ({} tensors, {} policy)", source, len(state), config.suffix.kind)
-    return policy.eval()
+    policy, report = _from_checkpoint(source, dtype, seed, base_preset)
+    logger.info("loaded {}", report.summary())
+    return policy, report
+
+
+def _reference_policy(source: str, dtype: torch.dtype, seed: int, base_preset: str | None = None):
+    return _reference_with_report(source, dtype, seed, base_preset)[0]
 
 
 DEFAULT_TT_CACHE = Path.home() / ".cache" / "vla-tt" / "tt-weights"
@@ -44,8 +70,15 @@ DEFAULT_TT_CACHE = Path.home() / ".cache" / "vla-tt" / "tt-weights"
 
 def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference",
                 dtype: torch.dtype = torch.float32, seed: int = 0, precision: str = "bfp8",
-                tt_cache_dir: str | Path | None = DEFAULT_TT_CACHE):
+                tt_cache_dir: str | Path | None = DEFAULT_TT_CACHE, *, base_preset: str | None = None,
+                return_report: bool = False):
     """A ready policy. Presets get deterministic random weights from `seed`.
+
+    A checkpoint directory's layout is detected from its keys (models/checkpoint/__init__.py lists them); every
+    problem is reported in one `models.checkpoint.CheckpointError` before any weight is loaded. Components a
+    checkpoint lacks (a bare Qwen / Llama / Gemma decoder, a Prismatic VLM) get random weights from `seed`, sized by
+    `base_preset` (default "pi0" for a Gemma VLM, else "pi0-qwen3"). With `return_report` (reference backend), returns
+    (policy, `models.checkpoint.LoadReport`): layout, files and, per component, tensors, parameters, bytes, dtypes.
 
     backend "reference": PyTorch in `dtype`; float32 linears run through oneDNN (reference/onednn.py), so the
     returned module is for inference. backend "tt": TTNN on a Tenstorrent card when one is present, else on the
@@ -56,12 +89,15 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
         raise ValueError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
     if dtype not in (torch.float32, torch.bfloat16):
         raise ValueError(f"dtype must be torch.float32 or torch.bfloat16, got {dtype}")
+    if backend != "reference" and (return_report or base_preset is not None):
+        raise ValueError("return_report and base_preset need backend='reference'")
     source = str(checkpoint_dir_or_preset)
     if backend == "reference":
         from reference.onednn import use_onednn_linears_
 
-        policy = _reference_policy(source, dtype, seed)
-        return use_onednn_linears_(policy) if dtype == torch.float32 else policy
+        policy, report = _reference_with_report(source, dtype, seed, base_preset)
+        policy = use_onednn_linears_(policy) if dtype == torch.float32 else policy
+        return (policy, report) if return_report else policy
 
     from tt.policy import Pi0Policy as TTPolicy
     from tt.precision import Precision

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -71,15 +73,22 @@ class Pi0Policy(nn.Module):
 
     @torch.no_grad()
     def sample_actions(self, observation: Observation, noise: torch.Tensor | None = None,
-                       num_steps: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Actions [B, horizon, action_dim] (float32) from the flow started at `noise` (standard normal if None)."""
+                       num_steps: int | None = None, generator: torch.Generator | None = None,
+                       on_stage: Callable[[str], None] | None = None) -> torch.Tensor:
+        """Actions [B, horizon, action_dim] (float32) from the flow started at `noise` (standard normal if None).
+        on_stage(name) is called as each stage ends: "vision", "prefix", "step 0", "step 1", ... (for timing)."""
+        mark = on_stage or (lambda name: None)
         cfg = self.config.suffix
         shape = (observation.batch_size, cfg.horizon, cfg.action_dim)
         if noise is None:
             noise = torch.randn(shape, generator=generator, dtype=torch.float32)
         elif tuple(noise.shape) != shape:
             raise ValueError(f"noise must have shape {shape}, got {tuple(noise.shape)}")
-        cache = self.fill_prefix_cache(self.embed_prefix(observation))
+        prefix = self.embed_prefix(observation)
+        mark("vision")
+        cache = self.fill_prefix_cache(prefix)
+        mark("prefix")
         state = self.padded_state(observation)
         steps = self.config.sampler.num_steps if num_steps is None else num_steps
-        return euler_sample(lambda x, t: self.velocity(x, t, cache, state), noise, steps)
+        return euler_sample(lambda x, t: self.velocity(x, t, cache, state), noise, steps,
+                            on_step=lambda i: mark(f"step {i}"))

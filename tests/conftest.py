@@ -1,9 +1,20 @@
 import pytest
 import torch
 
+from tt.runtime import close_runtime, open_runtime
+
 
 @pytest.fixture(autouse=True)
 def _seeded():
     """Every test starts from the same global RNG state."""
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def runtime():
+    """One TT runtime per session: on the card when there is one, else on the host execution path."""
+    rt = open_runtime("auto")
+    print(f"\n[tt] runtime mode: {rt.mode} ({rt.device})")
+    yield rt
+    close_runtime(rt)

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import torch
 
-
-def pcc(a: torch.Tensor, b: torch.Tensor) -> float:
-    a, b = a.double().flatten(), b.double().flatten()
-    a, b = a - a.mean(), b - b.mean()
-    denom = a.norm() * b.norm()
-    if denom == 0:
-        return 1.0 if torch.equal(a, b) else 0.0
-    return float((a @ b) / denom)
+from models.metrics import pcc
 
 
 def compare(name: str, actual: torch.Tensor, expected: torch.Tensor, *, max_abs: float | None = None,

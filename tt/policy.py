@@ -7,6 +7,8 @@ the prefix runs once, the whole denoising loop runs on the device, and the actio
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from models.config import PolicyConfig
@@ -107,8 +109,22 @@ class Pi0Policy:
         v = self._velocity(x, 0, prefix_cache, rope, mask, plan, modulations)
         return ttnn.to_torch(v).float()[:, 0]
 
+    def _marker(self, on_stage: Callable[[str], None] | None):
+        """Stage callback; on a card it first waits for the enqueued work, so stage times are real."""
+        if on_stage is None:
+            return lambda name: None
+
+        def mark(name: str) -> None:
+            if self.runtime.mode == "device":
+                ttnn.synchronize_device(self.runtime.device)
+            on_stage(name)
+        return mark
+
     def sample_actions(self, observation: Observation, noise: torch.Tensor | None = None,
-                       num_steps: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+                       num_steps: int | None = None, generator: torch.Generator | None = None,
+                       on_stage: Callable[[str], None] | None = None) -> torch.Tensor:
+        """Actions [B, horizon, action_dim] (float32); on_stage as in the reference policy."""
+        mark = self._marker(on_stage)
         cfg = self.config.suffix
         shape = (observation.batch_size, cfg.horizon, cfg.action_dim)
         if noise is None:
@@ -117,10 +133,14 @@ class Pi0Policy:
             raise ValueError(f"noise must have shape {shape}, got {tuple(noise.shape)}")
         steps = self.config.sampler.num_steps if num_steps is None else num_steps
         times = step_times(steps)
-        cache = self.fill_prefix_cache(self.embed_prefix(observation))
+        prefix = self.embed_prefix(observation)
+        mark("vision")
+        cache = self.fill_prefix_cache(prefix)
+        mark("prefix")
         rope, mask = self.suffix_attention(cache)
         plan, modulations = self.plan_denoising(times, self.padded_state(observation), observation.batch_size)
         x = upload(self.runtime, noise.float()[:, None], ttnn.float32)
         with self.runtime.log.section("denoise"):
-            x = euler_sample(lambda x, step: self._velocity(x, step, cache, rope, mask, plan, modulations), x, steps)
+            x = euler_sample(lambda x, step: self._velocity(x, step, cache, rope, mask, plan, modulations), x, steps,
+                             on_step=lambda i: mark(f"step {i}"))
         return ttnn.to_torch(x).float()[:, 0]

@@ -17,11 +17,15 @@ def step_times(num_steps: int) -> list[float]:
     return [1.0 - step / num_steps for step in range(num_steps)]
 
 
-def euler_sample(velocity: Callable[[object, int], object], noise_B1HA, num_steps: int):
-    """velocity(x, step) -> v (device tensors); returns x after num_steps updates x <- x + dt * v."""
+def euler_sample(velocity: Callable[[object, int], object], noise_B1HA, num_steps: int,
+                 on_step: Callable[[int], None] | None = None):
+    """velocity(x, step) -> v (device tensors); returns x after num_steps updates x <- x + dt * v.
+    on_step(i) is called after step i is enqueued (for timing)."""
     dt = -1.0 / num_steps
     x = noise_B1HA
     for step in range(num_steps):
         v = ttnn.typecast(velocity(x, step), ttnn.float32)
         x = ttnn.add(x, ttnn.multiply(v, dt))
+        if on_step is not None:
+            on_step(step)
     return x

@@ -1,0 +1,211 @@
+#!/usr/bin/env python
+"""Benchmark checkpoint loading at full pi0 size: `load_policy(dir, dtype=bfloat16)` against
+`safetensors.torch.load_file` of the same file (wall time and peak RSS, each load in its own child process).
+
+The checkpoint is synthesised once, tensor by tensor (never all in memory), in lerobot's key layout: every
+parameter of our pi0 tree under its lerobot >= 0.4 key, plus the VLM's lm_head (tied to embed_tokens) and the action
+expert's unused lm_head, i.e. 778 tensors for pi0. Stored dtypes follow openpi's conversion, which produced the
+published lerobot/pi0_base: patch and position embeddings, decoder norms and the suffix float32, all else bfloat16
+(`--dtypes lerobot` uses lerobot 0.6's rule instead: the whole vision tower and projector float32).
+
+safetensors 0.8's load_file is lazy (it maps the file and reads nothing), while load_policy reads every byte (its
+non-finite scan), so four baselines are timed: load_file as is; then one byte read per page of every tensor; then
+torch.isfinite over every tensor (load_policy's guarantee with stock tools); and load_file(backend="pread"), which
+reads everything into process memory.
+
+The page cache cannot be dropped without root, so each child runs once to warm the cache, then --repeats times
+measured; medians are printed. Waits until no process running --wait-for (default sample_actions.py) is left.
+
+    python benchmarks/load_checkpoint.py                        # ~7.5 GiB under /tmp/pi0-load-benchmark
+    python benchmarks/load_checkpoint.py --preset pi0-tiny --dir /tmp/tiny-load   # seconds: smoke check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULT_TAG = "@@RESULT@@ "
+GIB = 1 << 30
+# safetensors >= 0.8's load_file maps the file and returns views (reads nothing until used); "touch" then reads one
+# byte per page of every tensor (the least any loader that looks at all the data pays); "isfinite" checks every value
+# with torch (the guarantee load_policy gives); backend="pread" reads every byte into process memory.
+_BASELINES = {"mmap": ("load_file (default: lazy mmap)", {}),
+              "touch": ("load_file + touch every page", {}),
+              "isfinite": ("load_file + torch.isfinite(t).all()", {}),
+              "pread": ("load_file(backend='pread')", {"backend": "pread"})}
+_OPENPI_FLOAT32 = ("vision.embeddings.patch_embedding.", "vision.embeddings.position_embedding.")
+
+
+def _peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def _current_rss() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+
+
+def openpi_dtype(name: str):
+    import torch
+
+    component, _, rest = name.partition(".")
+    if name.startswith(_OPENPI_FLOAT32) or component == "suffix" or rest.startswith("norm.") \
+            or "input_layernorm" in rest or "post_attention_layernorm" in rest:
+        return torch.float32
+    return torch.bfloat16
+
+
+def synthesise(directory: Path, preset: str, dtypes: str) -> None:
+    import torch
+
+    from models import get_preset
+    from models.checkpoint import EXPERT_LM_HEAD, VLM_LM_HEAD, checkpoint_key, lerobot_dtype, write_safetensors
+    from reference.policy import Pi0Policy
+
+    config = get_preset(preset)
+    with torch.device("meta"):
+        shapes = {name: tuple(p.shape) for name, p in Pi0Policy(config).state_dict().items()}
+    dtype_of = lerobot_dtype if dtypes == "lerobot" else openpi_dtype
+    specs = [(checkpoint_key(name), dtype_of(name), shape) for name, shape in shapes.items()]
+    specs += [(VLM_LM_HEAD, torch.bfloat16, shapes["vlm.embed_tokens.weight"]),
+              (EXPERT_LM_HEAD, torch.bfloat16, (config.vlm.vocab_size, config.expert.width))]
+    pool = torch.randn(1 << 24, generator=torch.Generator().manual_seed(0)) * 0.02
+    pools = {torch.float32: pool, torch.bfloat16: pool.bfloat16()}
+    offsets = iter(range(0, 1 << 30, 7919))
+    by_key = {key: (dtype, shape) for key, dtype, shape in specs}
+
+    def produce(key: str):
+        dtype, shape = by_key[key]
+        numel, start = math.prod(shape), next(offsets) % pool.numel()
+        source = pools[dtype]
+        reps = -(-(numel + start) // source.numel())
+        return (source.repeat(reps) if reps > 1 else source)[start:start + numel].reshape(shape)
+
+    directory.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    size = write_safetensors(directory / "model.safetensors.partial", specs, produce)
+    os.replace(directory / "model.safetensors.partial", directory / "model.safetensors")
+    meta = {"type": config.suffix.kind, "paligemma_variant": "gemma_2b", "action_expert_variant": "gemma_300m",
+            "chunk_size": config.suffix.horizon, "tokenizer_max_length": config.max_token_len,
+            "num_inference_steps": config.sampler.num_steps, "max_state_dim": 32, "max_action_dim": 32}
+    (directory / "config.json").write_text(json.dumps(meta, indent=2))
+    print(f"wrote {len(specs)} tensors, {size / GIB:.2f} GiB ({dtypes} dtypes) to {directory} "
+          f"in {time.perf_counter() - started:.1f} s")
+
+
+def child(kind: str, directory: Path) -> None:
+    import torch
+
+    if kind in _BASELINES:
+        from safetensors.torch import load_file
+
+        before = _current_rss()
+        start = time.perf_counter()
+        tensors = load_file(str(directory / "model.safetensors"), **_BASELINES[kind][1])
+        for tensor in tensors.values():
+            if kind == "touch":
+                int(tensor.reshape(-1).view(torch.uint8)[::4096].sum())
+            elif kind == "isfinite":
+                bool(torch.isfinite(tensor).all())
+    else:
+        from loguru import logger
+
+        import torch._dynamo  # noqa: F401  (imported on first meta-device init; an import, so outside the timing)
+
+        import reference.policy  # noqa: F401
+        from models import load_policy
+
+        logger.remove()
+        before = _current_rss()
+        start = time.perf_counter()
+        tensors = load_policy(directory, dtype=torch.bfloat16)
+    wall = time.perf_counter() - start
+    print(RESULT_TAG + json.dumps({"wall_s": wall, "peak_rss": _peak_rss(), "rss_before": before,
+                                   "rss_after": _current_rss()}), flush=True)
+    del tensors
+
+
+def _others_running(pattern: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if pattern in cmdline and Path(__file__).name not in cmdline:  # not ourselves (nor our `timeout`)
+                found.append(f"{proc.name}: {cmdline.strip()[:100]}")
+    return found
+
+
+def _run(kind: str, directory: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", kind, "--dir", str(directory)], capture_output=True,
+                         text=True, cwd=ROOT, check=False)
+    lines = [line for line in out.stdout.splitlines() if line.startswith(RESULT_TAG)]
+    if out.returncode or not lines:
+        raise RuntimeError(f"{kind} child failed ({out.returncode}):\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
+    return json.loads(lines[-1][len(RESULT_TAG):])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/pi0-load-benchmark"))
+    parser.add_argument("--preset", default="pi0")
+    parser.add_argument("--dtypes", choices=("openpi", "lerobot"), default="openpi")
+    parser.add_argument("--rewrite", action="store_true", help="synthesise the checkpoint even if present")
+    parser.add_argument("--repeats", type=int, default=2, help="measured runs per side (>= 1)")
+    parser.add_argument("--wait-for", default="sample_actions.py", help="'' to not wait")
+    parser.add_argument("--child", choices=(*_BASELINES, "ours"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    if args.child:
+        child(args.child, args.dir)
+        return
+
+    while args.wait_for and (others := _others_running(args.wait_for)):
+        print(f"waiting for {others[0]} ...", flush=True)
+        time.sleep(60)
+    if args.rewrite or not (args.dir / "model.safetensors").is_file():
+        synthesise(args.dir, args.preset, args.dtypes)
+    from models.checkpoint import open_safetensors
+
+    entries = open_safetensors(args.dir / "model.safetensors").entries
+    tensor_bytes = sum(e.nbytes for e in entries.values())
+    print(f"checkpoint {args.dir}: {len(entries)} tensors, {tensor_bytes / GIB:.2f} GiB of tensor data")
+    print("page cache: warm (each child runs once unmeasured first; dropping caches needs root)")
+    kinds = (*_BASELINES, "ours")
+    for kind in kinds:
+        _run(kind, args.dir)
+    runs = {kind: [] for kind in kinds}
+    for _ in range(args.repeats):
+        for kind in kinds:
+            runs[kind].append(_run(kind, args.dir))
+    summary = {kind: {key: statistics.median(r[key] for r in results) for key in results[0]}
+               for kind, results in runs.items()}
+    labels = {**{kind: label for kind, (label, _) in _BASELINES.items()}, "ours": "load_policy(dtype=bfloat16)"}
+    for kind in kinds:
+        s = summary[kind]
+        print(f"{labels[kind]:<36} wall {s['wall_s']:7.2f} s   peak RSS {s['peak_rss'] / GIB:6.2f} GiB "
+              f"(before the load {s['rss_before'] / GIB:.2f} GiB, after {s['rss_after'] / GIB:.2f} GiB)")
+    for kind in _BASELINES:
+        print(f"wall ratio ours / {labels[kind]:<36} {summary['ours']['wall_s'] / summary[kind]['wall_s']:7.2f}")
+    print("  (target <= 1.5; ours reads every byte: the non-finite scan)")
+    print(f"peak RSS / tensor bytes: ours {summary['ours']['peak_rss'] / tensor_bytes:.2f} (target <= 1.2), "
+          + ", ".join(f"{labels[k]} {summary[k]['peak_rss'] / tensor_bytes:.2f}" for k in _BASELINES))
+    print(f"(medians of {args.repeats} measured runs each; wall = the load call only, imports excluded)")
+
+
+if __name__ == "__main__":
+    main()
