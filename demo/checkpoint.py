@@ -44,6 +44,7 @@ def _config(policy: str) -> dict:
     cfg = get_preset(f"{policy}-tiny")
     visual = {f"observation.images.{c}": {"type": "VISUAL", "shape": [3, 224, 224]} for c in cfg.cameras}
     return {"type": "pi05" if cfg.suffix.kind == "pi05" else "pi0", "chunk_size": cfg.suffix.horizon,
+            "rope_theta": cfg.vlm.rope_theta,
             "n_action_steps": cfg.suffix.horizon, "tokenizer_max_length": cfg.max_token_len,
             "num_inference_steps": cfg.sampler.num_steps,
             "input_features": {**visual, STATE_KEY: {"type": "STATE", "shape": [ROBOT_STATE_DIM]}},

@@ -24,10 +24,10 @@ def _observation(kind: str) -> Observation:
                        state=torch.randn(1, 32, generator=gen) if kind == "pi0" else None)
 
 
-@pytest.mark.parametrize("preset", ["pi0-tiny", "pi05-tiny"])
+@pytest.mark.parametrize("preset", ["pi0-tiny", "pi05-tiny", "pi0-qwen3-tiny"])
 def test_round_trip_infers_the_architecture_from_shapes(preset, tmp_path):
     original = random_policy(get_preset(preset), seed=11)
-    write_checkpoint(original.state_dict(), tmp_path, META)
+    write_checkpoint(original.state_dict(), tmp_path, {**META, "rope_theta": get_preset(preset).vlm.rope_theta})
     loaded = load_policy(tmp_path)
     expected = get_preset(preset)
     assert loaded.config.vision == expected.vision and loaded.config.suffix == expected.suffix

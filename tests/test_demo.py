@@ -12,10 +12,10 @@ from tests.tt.test_tt_parity import END_TO_END_PCC
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
     root = tmp_path_factory.mktemp("weights")
-    return {policy: ensure_demo_checkpoint(policy, root) for policy in ("pi0", "pi05")}
+    return {policy: ensure_demo_checkpoint(policy, root) for policy in ("pi0", "pi05", "pi0-qwen3")}
 
 
-@pytest.mark.parametrize("policy", ["pi0", "pi05"])
+@pytest.mark.parametrize("policy", ["pi0", "pi05", "pi0-qwen3"])
 def test_demo_runs_both_backends(runtime, checkpoints, policy, tmp_path):
     result = main(["--checkpoint", str(checkpoints[policy]), "--out", str(tmp_path), "--backend", "both",
                    "--tt-cache", str(tmp_path / "tt-cache")])

@@ -16,7 +16,7 @@ import math
 
 from ..config import DEFAULT_CAMERAS, PolicyConfig, SamplerConfig, SiglipConfig, SuffixConfig
 from ..presets import get_preset
-from .decoders import HF_FAMILIES, expert_like, hf_decoder, pi0_gemma
+from .decoders import HF_FAMILIES, expert_like, hf_decoder, pi0_decoder
 from .errors import CheckpointError
 from .layout import KeyMapping
 from .shapes import Shapes, config_int, reconcile
@@ -64,9 +64,10 @@ def _pi0_from_shapes(shapes: Shapes, meta: dict, notes: list[str]) -> PolicyConf
     resolution = int(resolution[0]) if isinstance(resolution, list) and resolution and \
         isinstance(resolution[0], int) and resolution[0] > 0 else None
     vision = vision_from_shapes(shapes, resolution)
-    vlm = pi0_gemma(shapes, "vlm.", vocab_size=shapes.get("vlm.embed_tokens.weight", 2)[0])
+    vlm = pi0_decoder(shapes, "vlm.", meta, notes, vocab_size=shapes.get("vlm.embed_tokens.weight", 2)[0])
     adaptive = "expert.layers.0.input_layernorm.dense.weight"
-    expert = pi0_gemma(shapes, "expert.", adarms_cond_dim=shapes.get(adaptive, 2)[1] if shapes.has(adaptive) else 0)
+    expert = pi0_decoder(shapes, "expert.", meta, notes,
+                         adarms_cond_dim=shapes.get(adaptive, 2)[1] if shapes.has(adaptive) else 0)
     for key, decoder in (("paligemma_variant", vlm), ("action_expert_variant", expert)):
         variant = meta.get(key)
         if isinstance(variant, str) and variant in _VARIANT_WIDTHS:

@@ -48,6 +48,29 @@ def pi0_gemma(shapes: Shapes, root: str, vocab_size: int = 0, adarms_cond_dim: i
                                         vocab_size=vocab_size, adarms_cond_dim=adarms_cond_dim), shapes, root)
 
 
+def pi0_decoder(shapes: Shapes, root: str, meta: dict, notes: list[str], vocab_size: int = 0,
+                adarms_cond_dim: int = 0) -> DecoderConfig:
+    """A decoder of a pi0 tree: Gemma, unless a q_norm (Qwen3) or QKV bias (Qwen2.5) marks our Qwen-backed variant,
+    whose head_dim is q_norm's size (Qwen2.5: config.json head_dim) and whose RoPE theta is config.json's."""
+    q_norm = root + "layers.0.self_attn.q_norm.weight"
+    qk_norm, qkv_bias = shapes.has(q_norm), shapes.has(root + "layers.0.self_attn.q_proj.bias")
+    if not (qk_norm or qkv_bias):
+        return pi0_gemma(shapes, root, vocab_size, adarms_cond_dim)
+    q_out, k_out, width = _attention(shapes, root)
+    head_dim = shapes.get(q_norm, 1)[0] if qk_norm else config_int(meta, "head_dim", notes)
+    if not head_dim or q_out % head_dim or k_out % head_dim:
+        raise CheckpointError(f"cannot infer the attention heads of {shapes.read[f'{root}* heads']}: "
+                              f"head_dim {head_dim} (from q_norm, else config.json head_dim)")
+    theta = config_float(meta, "rope_theta", notes)
+    if theta is None:
+        theta = _DEFAULT_ROPE_THETA["qwen3"]
+        notes.append(f"config.json has no rope_theta: {theta:g} assumed (Qwen default)")
+    mlp, depth = shapes.get(root + "layers.0.mlp.gate_proj.weight", 2)[0], shapes.depth(root + "layers.")
+    return _build(lambda: DecoderConfig("qwen", width, depth, mlp, q_out // head_dim, k_out // head_dim, head_dim,
+                                        vocab_size=vocab_size, rope_theta=theta, qk_norm=qk_norm, qkv_bias=qkv_bias,
+                                        adarms_cond_dim=adarms_cond_dim), shapes, root)
+
+
 def hf_model_type(config: dict, shapes: Shapes, root: str) -> str:
     """The decoder's model_type: config.json's, else Qwen3 (q_norm) or Qwen2 (QKV biases) from the keys."""
     model_type = config.get("model_type")
