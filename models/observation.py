@@ -63,3 +63,16 @@ class Observation:
                 raise ValueError(f"state must be [{b}, <= {state_dim}], got {tuple(self.state.shape)}")
             if not torch.isfinite(self.state).all():
                 raise ValueError("state contains NaN or infinite values")
+
+    def checked_cameras(self, config) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Validate against a PolicyConfig, then (images, masks) of the given configured cameras in config order;
+        absent cameras are left out (they would be masked slots, invisible to every token)."""
+        self.validate(config.cameras, config.vision.image_size, config.suffix.state_dim,
+                      config.suffix.has_state_token, config.vlm.vocab_size, config.max_token_len)
+        images, masks = [], []
+        for name in config.cameras:
+            if name in self.images:
+                images.append(self.images[name])
+                given = (self.image_masks or {}).get(name)
+                masks.append(given if given is not None else torch.ones(self.batch_size, dtype=torch.bool))
+        return images, masks

@@ -36,23 +36,10 @@ class Pi0Policy(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.suffix.action_in_proj.weight.dtype
 
-    def _validate(self, obs: Observation) -> None:
-        cfg = self.config
-        obs.validate(cfg.cameras, cfg.vision.image_size, cfg.suffix.state_dim, cfg.suffix.has_state_token,
-                     cfg.vlm.vocab_size, cfg.max_token_len)
-
     def embed_prefix(self, obs: Observation) -> Prefix:
-        """Configured cameras in order; an absent camera is a masked slot (it is left out, see embed_prefix)."""
-        self._validate(obs)
-        b = obs.batch_size
-        images, masks = [], []
-        for name in self.config.cameras:
-            if name not in obs.images:
-                continue
-            images.append(obs.images[name].to(self.dtype))
-            given = (obs.image_masks or {}).get(name)
-            masks.append(given if given is not None else torch.ones(b, dtype=torch.bool))
-        return embed_prefix(self.vision, self.projector, self.vlm, images, masks, obs.tokens, obs.token_masks)
+        images, masks = obs.checked_cameras(self.config)
+        return embed_prefix(self.vision, self.projector, self.vlm, [img.to(self.dtype) for img in images], masks,
+                            obs.tokens, obs.token_masks)
 
     def fill_prefix_cache(self, prefix: Prefix) -> PrefixKVCache:
         return fill_prefix_cache(self.vlm, prefix.embs, prefix.pad)

@@ -44,19 +44,8 @@ class Pi0Policy:
         if weight_cache is not None:
             weight_cache.report()
 
-    def _validate(self, obs: Observation) -> None:
-        cfg = self.config
-        obs.validate(cfg.cameras, cfg.vision.image_size, cfg.suffix.state_dim, cfg.suffix.has_state_token,
-                     cfg.vlm.vocab_size, cfg.max_token_len)
-
     def embed_prefix(self, obs: Observation) -> Prefix:
-        self._validate(obs)
-        images, masks = [], []
-        for name in self.config.cameras:
-            if name in obs.images:
-                images.append(obs.images[name])
-                given = (obs.image_masks or {}).get(name)
-                masks.append(given if given is not None else torch.ones(obs.batch_size, dtype=torch.bool))
+        images, masks = obs.checked_cameras(self.config)
         return embed_prefix(self.vision, self.projector, self.vlm, images, masks, obs.tokens, obs.token_masks)
 
     def fill_prefix_cache(self, prefix: Prefix) -> PrefixKVCache:
