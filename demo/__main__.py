@@ -75,7 +75,7 @@ def _state(args, width: int) -> np.ndarray:
         raise SystemExit(f"--state must be comma-separated numbers or a .npy file, got {args.state!r}") from None
 
 
-def _run(name: str, policy, observation, noise, steps) -> tuple[torch.Tensor, dict[str, float]]:
+def _run(policy, observation, noise, steps) -> tuple[torch.Tensor, dict[str, float]]:
     times, last = {}, [time.perf_counter()]
 
     def mark(stage: str) -> None:
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
         mode = "PyTorch, CPU" if backend == "reference" else f"TTNN, {policy.runtime.mode} mode"
         if backend == "tt" and policy.runtime.mode == "host":
             mode += ": no Tenstorrent card, so these are host-executor times, not device times"
-        model_actions[backend], times = _run(backend, policy, observation, noise, args.steps)
+        model_actions[backend], times = _run(policy, observation, noise, args.steps)
         _print_times(backend, mode, times)
         chunks[backend] = postprocess_actions(model_actions[backend], stats, action_dim)[0].numpy()
         np.save(args.out / f"actions_{backend}.npy", chunks[backend])
