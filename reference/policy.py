@@ -10,6 +10,7 @@ from torch import nn
 
 from models.config import PolicyConfig
 from models.masks import suffix_ar_flags
+from models.noise import initial_noise
 from models.observation import Observation
 
 from .attention import PrefixKVCache
@@ -65,12 +66,7 @@ class Pi0Policy(nn.Module):
         """Actions [B, horizon, action_dim] (float32) from the flow started at `noise` (standard normal if None).
         on_stage(name) is called as each stage ends: "vision", "prefix", "step 0", "step 1", ... (for timing)."""
         mark = on_stage or (lambda name: None)
-        cfg = self.config.suffix
-        shape = (observation.batch_size, cfg.horizon, cfg.action_dim)
-        if noise is None:
-            noise = torch.randn(shape, generator=generator, dtype=torch.float32)
-        elif tuple(noise.shape) != shape:
-            raise ValueError(f"noise must have shape {shape}, got {tuple(noise.shape)}")
+        noise = initial_noise(observation.batch_size, self.config.suffix, noise, generator)
         prefix = self.embed_prefix(observation)
         mark("vision")
         cache = self.fill_prefix_cache(prefix)

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from loguru import logger
 
 from tt.runtime import close_runtime, open_runtime
 
@@ -18,3 +19,12 @@ def runtime():
     print(f"\n[tt] runtime mode: {rt.mode} ({rt.device})")
     yield rt
     close_runtime(rt)
+
+
+@pytest.fixture
+def warnings():
+    """Messages logged at WARNING or above while the test runs."""
+    messages = []
+    sink = logger.add(messages.append, level="WARNING")
+    yield messages
+    logger.remove(sink)

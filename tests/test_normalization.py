@@ -7,7 +7,6 @@ import json
 
 import pytest
 import torch
-from loguru import logger
 
 from models.normalization import (FeatureNorm, NormMode, NormStats, load_stats, stats_from_dict)
 
@@ -45,14 +44,6 @@ def save_lerobot_pipelines(directory, mode: str, stats: dict) -> None:
     normalizer, unnormalizer = lerobot_steps(mode, stats)
     PolicyProcessorPipeline(steps=[normalizer], name="policy_preprocessor").save_pretrained(directory)
     PolicyProcessorPipeline(steps=[unnormalizer], name="policy_postprocessor").save_pretrained(directory)
-
-
-@pytest.fixture
-def warnings():
-    messages = []
-    sink = logger.add(messages.append, level="WARNING")
-    yield messages
-    logger.remove(sink)
 
 
 @pytest.mark.parametrize("mode", ["MEAN_STD", "QUANTILES", "MIN_MAX", "QUANTILE10"])

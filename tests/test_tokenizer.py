@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import sentencepiece
 import torch
-from loguru import logger
 
 from models.tokenizer import (ByteTokenizer, QwenTokenizer, SentencePieceTokenizer, discretize_state,
                               load_tokenizer, pi05_prompt, pi0_prompt, tokenize_prompts)
@@ -91,14 +90,6 @@ def sp_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def hf_tokenizer(sp_model):
     return hf_gemma_tokenizer(sp_model)
-
-
-@pytest.fixture
-def warnings():
-    messages = []
-    sink = logger.add(messages.append, level="WARNING")
-    yield messages
-    logger.remove(sink)
 
 
 def test_sentencepiece_adds_bos_and_pads_with_pad_id(sp_model):

@@ -13,6 +13,7 @@ import torch
 
 from models.config import PolicyConfig
 from models.masks import attention_mask_2d, prefix_positions, suffix_ar_flags
+from models.noise import initial_noise
 from models.observation import Observation
 from tt.attention import PrefixKVCache, Rope, upload_mask
 from tt.common import CachedRuntime, scoped, upload
@@ -114,12 +115,7 @@ class Pi0Policy:
                        on_stage: Callable[[str], None] | None = None) -> torch.Tensor:
         """Actions [B, horizon, action_dim] (float32); on_stage as in the reference policy."""
         mark = self._marker(on_stage)
-        cfg = self.config.suffix
-        shape = (observation.batch_size, cfg.horizon, cfg.action_dim)
-        if noise is None:
-            noise = torch.randn(shape, generator=generator, dtype=torch.float32)
-        elif tuple(noise.shape) != shape:
-            raise ValueError(f"noise must have shape {shape}, got {tuple(noise.shape)}")
+        noise = initial_noise(observation.batch_size, self.config.suffix, noise, generator)
         steps = self.config.sampler.num_steps if num_steps is None else num_steps
         times = step_times(steps)
         prefix = self.embed_prefix(observation)
