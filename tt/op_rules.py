@@ -1,0 +1,263 @@
+"""The dtype / layout rules each op documents (or, where its docstring is silent, its device validation in
+tt-metal states), plus the shape rules of matmul program configs and SDPA: ValueError naming op, argument and
+rule. Part of the host execution path (tt/host_executor.py)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import ttnn
+
+from tt.op_binding import BoundCall
+from tt.runtime import N150_GRID
+
+TILE = 32
+F32, BF16, BFP8, BFP4 = ttnn.float32, ttnn.bfloat16, ttnn.bfloat8_b, ttnn.bfloat4_b
+INT32, UINT32, UINT16, UINT8, INT8 = ttnn.int32, ttnn.uint32, ttnn.uint16, ttnn.uint8, ttnn.int8
+TILE_LAYOUT, ROW_MAJOR = ttnn.TILE_LAYOUT, ttnn.ROW_MAJOR_LAYOUT
+FLOATS = (F32, BF16, BFP8, BFP4)
+BLOCK_FLOATS = (BFP8, BFP4)
+# Wormhole dest register: 8 tiles in 16-bit mode, 4 with fp32 accumulation (the matmul subblock limit).
+DEST_TILES, DEST_TILES_FP32 = 8, 4
+
+
+@dataclass(frozen=True)
+class Rule:
+    args: tuple[str, ...]
+    layouts: tuple = ()
+    dtypes: tuple = ()
+    source: str = "docstring"
+
+
+_MATMUL = (Rule(("input_tensor_a", "input_tensor_b", "bias"), (TILE_LAYOUT,), FLOATS),)
+_BINARY = (Rule(("input_tensor_a", "input_tensor_b"), (TILE_LAYOUT, ROW_MAJOR), FLOATS + (INT32, UINT32, UINT16)),)
+_NORM = (Rule(("input_tensor", "residual_input_tensor"), (TILE_LAYOUT,), (BF16, F32, BFP8)),
+         Rule(("weight", "bias"), (TILE_LAYOUT, ROW_MAJOR), (BF16, F32)))
+_UNARY_TRIG = (Rule(("input_tensor",), (), (BF16, BFP8, F32)),)
+RULES = {
+    "ttnn.linear": _MATMUL,
+    "ttnn.matmul": _MATMUL,
+    "ttnn.add": _BINARY,
+    "ttnn.subtract": _BINARY,
+    "ttnn.multiply": _BINARY,
+    "ttnn.rms_norm": _NORM,
+    "ttnn.layer_norm": _NORM,
+    "ttnn.softmax": (Rule(("input_tensor",), (TILE_LAYOUT,), (BF16, F32, BFP8)),),
+    "ttnn.gelu": (Rule(("input_tensor",), (), (BF16, BFP8)),),
+    "ttnn.silu": (Rule(("input_tensor",), (), (F32, BF16, BFP8)),),
+    "ttnn.sin": _UNARY_TRIG,
+    "ttnn.cos": _UNARY_TRIG,
+    "ttnn.where": (Rule(("predicate", "true_value", "false_value"), (TILE_LAYOUT,), FLOATS + (INT32, UINT32)),),
+    "ttnn.typecast": (Rule(("input_tensor",), (), FLOATS + (UINT32, INT32, UINT16, UINT8, INT8)),),
+    "ttnn.embedding": (Rule(("input_tensor",), (ROW_MAJOR,), (UINT32, BF16), "embedding device op validation"),
+                       Rule(("weight",), (ROW_MAJOR,), (BF16,), "embedding device op validation")),
+    "ttnn.experimental.nlp_create_qkv_heads": (
+        Rule(("input", "input_kv"), (TILE_LAYOUT,), (F32, BF16, BFP8), "nlp_create_qkv_heads device op validation"),),
+    "ttnn.experimental.nlp_concat_heads": (
+        Rule(("input_tensor",), (TILE_LAYOUT,), (F32, BF16, BFP8), "nlp_concat_heads device op validation"),),
+    "ttnn.experimental.rotary_embedding": (
+        Rule(("input_tensor", "cos_cache", "sin_cache"), (TILE_LAYOUT,), (), "rotary_embedding device op validation"),),
+    "ttnn.transformer.scaled_dot_product_attention": (
+        Rule(("input_tensor_q", "input_tensor_k", "input_tensor_v", "attn_mask"), (TILE_LAYOUT,), (BF16, BFP8, BFP4),
+             "sdpa device op validation"),),
+}
+
+
+def _names(values) -> str:
+    return "/".join(v.name for v in values)
+
+
+def _reject(call: BoundCall, arg: str, rule: str):
+    raise ValueError(f"{call.op}: argument {arg!r}: {rule}")
+
+
+def tensors_in(value):
+    if isinstance(value, ttnn.Tensor):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from tensors_in(item)
+
+
+def check_call(call: BoundCall) -> None:
+    for arg, value in call.arguments.items():
+        for t in tensors_in(value):
+            if t.dtype in BLOCK_FLOATS and t.layout != TILE_LAYOUT:
+                _reject(call, arg, f"{t.dtype.name} tensors must be TILE layout, got {t.layout.name}")
+    for rule in RULES.get(call.op, ()):
+        for arg in rule.args:
+            t = call.tensor(arg)
+            if t is None:
+                continue
+            if rule.layouts and t.layout not in rule.layouts:
+                _reject(call, arg, f"layout must be {_names(rule.layouts)}, got {t.layout.name} ({rule.source})")
+            if rule.dtypes and t.dtype not in rule.dtypes:
+                _reject(call, arg, f"dtype must be {_names(rule.dtypes)}, got {t.dtype.name} ({rule.source})")
+    check = _SHAPE_CHECKS.get(call.op)
+    if check is not None:
+        check(call)
+
+
+def _check_grid(call: BoundCall, arg: str, grid) -> None:
+    if grid.x > N150_GRID[0] or grid.y > N150_GRID[1]:
+        _reject(call, arg, f"compute_with_storage_grid_size {grid.x}x{grid.y} exceeds the device grid "
+                           f"{N150_GRID[0]}x{N150_GRID[1]}")
+
+
+def _check_matmul(call: BoundCall) -> None:
+    """Program config rules of the matmul program factories (tt-metal matmul validation)."""
+    config = call.arguments.get("program_config")
+    a, b = call.tensor("input_tensor_a"), call.tensor("input_tensor_b")
+    multicast = (ttnn.MatmulMultiCoreReuseMultiCastProgramConfig, ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig)
+    if not isinstance(config, multicast) or a is None or b is None:
+        return
+    grid = config.compute_with_storage_grid_size
+    _check_grid(call, "program_config", grid)
+    a_shape, b_shape = list(a.padded_shape), list(b.padded_shape)
+    m, k = (a_shape[-1], a_shape[-2]) if call.arguments.get("transpose_a") else (a_shape[-2], a_shape[-1])
+    n = b_shape[-2] if call.arguments.get("transpose_b") else b_shape[-1]
+    batch = math.prod(a_shape[:-2])
+    kt, nt = k // TILE, n // TILE
+    if kt % config.in0_block_w:
+        _reject(call, "program_config", f"Kt ({kt}) must be divisible by in0_block_w ({config.in0_block_w})")
+    if config.per_core_M % config.out_subblock_h or config.per_core_N % config.out_subblock_w:
+        _reject(call, "program_config", f"out_subblock {config.out_subblock_h}x{config.out_subblock_w} must divide "
+                                        f"the per-core block {config.per_core_M}x{config.per_core_N}")
+    kernel = call.arguments.get("compute_kernel_config")
+    dest = DEST_TILES_FP32 if kernel is not None and kernel.fp32_dest_acc_en else DEST_TILES
+    if config.out_subblock_h * config.out_subblock_w > dest:
+        _reject(call, "program_config", f"out_subblock_h * out_subblock_w must be <= {dest} dest tiles "
+                                        f"(fp32_dest_acc_en={dest == DEST_TILES_FP32})")
+    if isinstance(config, ttnn.MatmulMultiCoreReuseMultiCastProgramConfig):
+        blocks_y, blocks_x = -(-(batch * m // TILE) // config.per_core_M), -(-nt // config.per_core_N)
+        if config.transpose_mcast:
+            blocks_x, blocks_y = blocks_y, blocks_x
+        if blocks_x > grid.x or blocks_y > grid.y:
+            _reject(call, "program_config", f"output blocks {blocks_x}x{blocks_y} (x by y) do not fit the grid "
+                                            f"{grid.x}x{grid.y}")
+    else:
+        mt = (batch * m if config.fuse_batch else m) // TILE
+        blocks = -(-mt // config.per_core_M) * -(-nt // config.per_core_N)
+        if blocks > grid.x * grid.y:
+            _reject(call, "program_config", f"{blocks} output blocks exceed the {grid.x * grid.y} cores of the grid")
+
+
+def _check_sdpa(call: BoundCall) -> None:
+    """tt-metal sdpa_device_operation validation, regular (non-chunked, non-windowed) mode; the messages are in the
+    0.81.1 binary."""
+    q, k, v = (call.tensor(n) for n in ("input_tensor_q", "input_tensor_k", "input_tensor_v"))
+    mask, causal = call.tensor("attn_mask"), call.arguments.get("is_causal")
+    config = call.arguments.get("program_config")
+    for name, t in (("input_tensor_q", q), ("input_tensor_k", k), ("input_tensor_v", v)):
+        if list(t.shape)[-1] != list(t.padded_shape)[-1]:
+            _reject(call, name, f"head_dim {t.shape[-1]} must be a multiple of {TILE} (no padding on head_dim)")
+    (b, nqh, sq, dh), (bk, nkv, sk, dk), vs = list(q.shape), list(k.shape), list(v.shape)
+    if causal and mask is not None:
+        _reject(call, "attn_mask", "is_causal and attn_mask are mutually exclusive; pass is_causal=False with a mask")
+    if mask is not None and call.arguments.get("sliding_window_size"):
+        _reject(call, "attn_mask", "sliding_window_size and attn_mask cannot both be present")
+    if bk != b or vs[0] != b or vs[1] != nkv or vs[2] != sk or dk != dh or vs[3] != dh:
+        _reject(call, "input_tensor_k", f"q {list(q.shape)}, k {list(k.shape)}, v {vs} disagree")
+    if nqh < nkv or nqh % nkv:
+        _reject(call, "input_tensor_k", f"Q heads ({nqh}) must be a multiple of K heads ({nkv})")
+    if causal and sq != sk:
+        _reject(call, "is_causal", f"causal SDPA needs equal Q and K lengths, got {sq} and {sk}")
+    if config is not None:
+        if config.q_chunk_size % TILE or config.k_chunk_size % TILE:
+            _reject(call, "program_config", f"chunk sizes ({config.q_chunk_size}, {config.k_chunk_size}) must be "
+                                            f"multiples of {TILE}")
+        _check_grid(call, "program_config", config.compute_with_storage_grid_size)
+    if mask is not None:
+        mb, mh, mq, mk = list(mask.shape)
+        if mb not in (1, b) or mh not in (1, nqh) or mq != sq or mk != sk:
+            _reject(call, "attn_mask", f"shape {list(mask.shape)} must be [1 or {b}, 1 or {nqh}, {sq}, {sk}]")
+
+
+def _check_rotary(call: BoundCall) -> None:
+    """tt-metal rotary_embedding device op validation."""
+    x, cos, sin = (call.tensor(n) for n in ("input_tensor", "cos_cache", "sin_cache"))
+    x_shape, cos_shape = list(x.padded_shape), list(cos.padded_shape)
+    if x_shape[-1] % (2 * TILE):
+        _reject(call, "input_tensor", f"padded width {x_shape[-1]} must be a multiple of {2 * TILE}")
+    if cos.dtype != sin.dtype or cos_shape != list(sin.padded_shape):
+        _reject(call, "sin_cache", "cos and sin caches must share dtype and shape")
+    if cos_shape[0] != 1 or cos_shape[1] != 1 or cos_shape[-1] != x_shape[-1]:
+        _reject(call, "cos_cache", f"shape {list(cos.shape)} must be [1, 1, S, {x.shape[-1]}]")
+    if call.arguments.get("token_index") is None and cos_shape[-2] < x_shape[-2]:
+        _reject(call, "cos_cache", f"holds {cos_shape[-2]} positions, input needs {x_shape[-2]}")
+
+
+def _check_norm(call: BoundCall) -> None:
+    """Limitations listed in the rms_norm / layer_norm docstrings."""
+    x = call.tensor("input_tensor")
+    residual = call.tensor("residual_input_tensor")
+    if residual is not None and list(residual.padded_shape) != list(x.padded_shape):
+        _reject(call, "residual_input_tensor", "must match the input's padded shape")
+    width = list(x.padded_shape)[-1]
+    for name in ("weight", "bias"):
+        p = call.tensor(name)
+        if p is None:
+            continue
+        padded = list(p.padded_shape)
+        if p.layout == TILE_LAYOUT:
+            if padded[-1] != width or (call.op == "ttnn.layer_norm" and (p.shape[-1] != x.shape[-1]
+                                                                          or padded[-2] != TILE)):
+                _reject(call, name, f"TILE {list(p.shape)} must be one row as wide as the input ({x.shape[-1]})")
+        elif padded[-1] != TILE or math.prod(padded) != width:
+            _reject(call, name, f"ROW_MAJOR {list(p.shape)} must be [{width // TILE}, {TILE}] sticks")
+
+
+def _check_binary(call: BoundCall) -> None:
+    a, b = call.tensor("input_tensor_a"), call.tensor("input_tensor_b")
+    if a is not None and b is not None and a.dtype != b.dtype and not (a.dtype in FLOATS and b.dtype in FLOATS):
+        _reject(call, "input_tensor_b", f"dtypes {a.dtype.name} and {b.dtype.name} may not mix (only float "
+                                        "dtypes mix)")
+
+
+def _check_concat(call: BoundCall) -> None:
+    tensors = list(tensors_in(call.arguments.get("tensors")))
+    first = tensors[0]
+    for t in tensors[1:]:
+        if t.layout != first.layout or t.dtype != first.dtype or len(t.shape) != len(first.shape):
+            _reject(call, "tensors", "all tensors must share layout, dtype and rank")
+
+
+def _check_slice(call: BoundCall) -> None:
+    x = call.tensor("input_tensor")
+    starts = call.arguments.get("starts", call.arguments.get("slice_start"))
+    ends = call.arguments.get("ends", call.arguments.get("slice_end"))
+    steps = call.arguments.get("steps", call.arguments.get("slice_step")) or [1] * len(starts)
+    if isinstance(starts, ttnn.Tensor):
+        return
+    shape = list(x.shape)
+    if not len(starts) == len(ends) == len(steps) == len(shape):
+        _reject(call, "starts", f"starts/ends/steps need one entry per dim of {shape}")
+    for dim, (s, e) in enumerate(zip(starts, ends)):
+        if not (0 <= s < shape[dim] and 0 < e <= shape[dim]):
+            _reject(call, "starts", f"dim {dim}: start {s} must be in [0, {shape[dim]}) and end {e} in "
+                                    f"(0, {shape[dim]}]")
+    if x.dtype == BFP8 and any(step != 1 for step in steps):
+        _reject(call, "steps", "strided slicing is not supported for bfloat8_b tensors")
+
+
+def _check_embedding(call: BoundCall) -> None:
+    weight, dtype, layout = call.tensor("weight"), call.arguments.get("dtype"), call.arguments.get("layout")
+    if dtype is not None and dtype != weight.dtype and (layout or weight.layout) != TILE_LAYOUT:
+        _reject(call, "dtype", "can only typecast output embeddings when producing TILE_LAYOUT output")
+
+
+_SHAPE_CHECKS = {
+    "ttnn.linear": _check_matmul,
+    "ttnn.matmul": _check_matmul,
+    "ttnn.transformer.scaled_dot_product_attention": _check_sdpa,
+    "ttnn.experimental.rotary_embedding": _check_rotary,
+    "ttnn.rms_norm": _check_norm,
+    "ttnn.layer_norm": _check_norm,
+    "ttnn.add": _check_binary,
+    "ttnn.subtract": _check_binary,
+    "ttnn.multiply": _check_binary,
+    "ttnn.concat": _check_concat,
+    "ttnn.slice": _check_slice,
+    "ttnn.embedding": _check_embedding,
+}
