@@ -76,3 +76,9 @@ class Observation:
                 given = (self.image_masks or {}).get(name)
                 masks.append(given if given is not None else torch.ones(self.batch_size, dtype=torch.bool))
         return images, masks
+
+    def padded_state(self, suffix) -> torch.Tensor | None:
+        """The state zero-padded to suffix.state_dim, float32; None when the suffix has no state token (pi0.5)."""
+        if not suffix.has_state_token:
+            return None
+        return torch.nn.functional.pad(self.state.float(), (0, suffix.state_dim - self.state.shape[1]))

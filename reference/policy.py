@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from models.config import PolicyConfig
@@ -55,9 +54,7 @@ class Pi0Policy(nn.Module):
         return self.suffix.action_out_proj(hidden[:, -cfg.horizon:]).float()
 
     def padded_state(self, obs: Observation) -> torch.Tensor | None:
-        if not self.config.suffix.has_state_token:
-            return None
-        return F.pad(obs.state.float(), (0, self.config.suffix.state_dim - obs.state.shape[1]))
+        return obs.padded_state(self.config.suffix)
 
     @torch.no_grad()
     def sample_actions(self, observation: Observation, noise: torch.Tensor | None = None,

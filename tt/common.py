@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from models.prepare import TILE
+from models.prepare import TILE, linear_weight
 from tt.ops import ttnn
 from tt.precision import Precision
 from tt.program_configs import matmul_config
@@ -80,9 +80,9 @@ class GatedMLP:
     """down(act(gate(x)) * up(x)); the family's subclass says what act is."""
 
     def __init__(self, runtime, w: dict, precision: Precision):
-        self.gate_proj = Linear(runtime, w["gate_proj.weight"].t(), None, precision)
-        self.up_proj = Linear(runtime, w["up_proj.weight"].t(), None, precision)
-        self.down_proj = Linear(runtime, w["down_proj.weight"].t(), None, precision)
+        self.gate_proj = Linear(runtime, linear_weight(w["gate_proj.weight"]), None, precision)
+        self.up_proj = Linear(runtime, linear_weight(w["up_proj.weight"]), None, precision)
+        self.down_proj = Linear(runtime, linear_weight(w["down_proj.weight"]), None, precision)
 
     def activate(self, gate):
         raise NotImplementedError

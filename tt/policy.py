@@ -83,9 +83,7 @@ class Pi0Policy:
         return self.suffix.velocity(hidden)
 
     def padded_state(self, obs: Observation) -> torch.Tensor | None:
-        if not self.config.suffix.has_state_token:
-            return None
-        return torch.nn.functional.pad(obs.state.float(), (0, self.config.suffix.state_dim - obs.state.shape[1]))
+        return obs.padded_state(self.config.suffix)
 
     def velocity(self, x_t_BHA: torch.Tensor, t_B: torch.Tensor, prefix_cache: PrefixKVCache,
                  state_BS: torch.Tensor | None = None) -> torch.Tensor:
