@@ -17,6 +17,7 @@ from pathlib import Path
 
 RESULT = "RESULT "
 
+
 def _child(source: str, cache_dir: str, precision: str) -> None:
     from models import load_policy
     from tt.runtime import open_runtime

@@ -22,7 +22,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .errors import CheckpointError
@@ -36,7 +35,6 @@ TORCH_DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float
                 "I8": torch.int8, "U8": torch.uint8, "I16": torch.int16, "I32": torch.int32, "I64": torch.int64,
                 "BOOL": torch.bool, "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2}
 DTYPE_CODES = {dtype: code for code, dtype in TORCH_DTYPES.items()}
-_BITS_VIEWS = {"F32": np.uint32, "BF16": np.uint16, "F16": np.uint16}
 
 
 @dataclass(frozen=True)
@@ -77,13 +75,6 @@ class SafetensorsFile:
         if offset % flat.element_size():
             flat = flat.clone()  # kernels may assume element alignment; safetensors' own writer never does this
         return flat.view(entry.shape)
-
-    def bits(self, name: str) -> np.ndarray:
-        """The raw bits of a floating-point tensor as unsigned integers (a view; for the non-finite scan)."""
-        entry = self.entries[name]
-        kind = _BITS_VIEWS[entry.dtype]
-        return np.frombuffer(self._buffer, dtype=kind, count=entry.numel, offset=self.data_start + entry.begin) \
-            if entry.numel else np.empty(0, kind)
 
     def release(self, name: str) -> None:
         """Drop this tensor's pages from the process (they are re-read from the page cache if used again)."""

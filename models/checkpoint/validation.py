@@ -1,54 +1,41 @@
 """Every problem a checkpoint has, one line each naming the tensor, found before any weight is loaded.
 
 Tensor contents: each tensor's dtype must be float32, bfloat16 or float16, and every value finite. The non-finite
-scan reads the raw bits in chunks through a small reused buffer (no copy of a tensor is ever made): a float is NaN or
-infinite exactly when all its exponent bits are set, so a chunk is clean when max(bits & exponent_mask) is below the
-mask. That runs at memory speed (~15 GB/s on 2 cores), where `torch.isfinite` on bfloat16 manages ~1.
+scan is one read of each mapped tensor: torch's min/max propagate NaN and keep infinities, so a tensor is finite
+exactly when both ends of `torch.aminmax` are. That reduction is vectorised and runs on torch's threads at memory
+speed (~30 GB/s on this project's 2-core machines; `torch.isfinite(t).all()` on bfloat16 manages ~0.5), and the
+slow exact count runs only for a tensor already known to be bad.
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
-import numpy as np
+import torch
 
 from .files import WeightFiles
 from .layout import KeyMapping
 
 ACCEPTED_DTYPES = ("F32", "BF16", "F16")
-_EXPONENT_MASKS = {"F32": 0x7F800000, "BF16": 0x7F80, "F16": 0x7C00}
-_CHUNK = 1 << 18  # elements; the scratch buffer stays in cache
-_WORKERS = min(4, os.cpu_count() or 1)
 
 
-def count_nonfinite(bits: np.ndarray, dtype: str) -> int:
-    mask = _EXPONENT_MASKS[dtype]
-    scratch = np.empty(min(_CHUNK, bits.size), dtype=bits.dtype)
-    bad = 0
-    for start in range(0, bits.size, _CHUNK):
-        chunk = bits[start:start + _CHUNK]
-        exponents = scratch[:chunk.size]
-        np.bitwise_and(chunk, mask, out=exponents)
-        if exponents.max() == mask:
-            bad += int(np.count_nonzero(exponents == mask))
-    return bad
+def count_nonfinite(tensor: torch.Tensor) -> int:
+    if tensor.numel() == 0:
+        return 0
+    low, high = torch.aminmax(tensor)
+    if torch.isfinite(low) and torch.isfinite(high):
+        return 0
+    return tensor.numel() - int(torch.isfinite(tensor).sum())
 
 
 def content_problems(files: WeightFiles) -> list[str]:
     """Unsupported dtypes and non-finite values, over every tensor of every file (ignored ones included)."""
-    entries = [files.entry(key) for key in files.owner]
-    floats = sorted((e for e in entries if e.dtype in ACCEPTED_DTYPES), key=lambda e: -e.nbytes)
-    # numpy releases the GIL in its loops, so threads scan tensors in parallel (largest first, to end balanced).
-    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        bad = dict(zip((e.name for e in floats),
-                       pool.map(lambda e: count_nonfinite(files.owner[e.name].bits(e.name), e.dtype), floats)))
     problems = []
-    for entry in entries:
-        if entry.dtype not in ACCEPTED_DTYPES:
-            problems.append(f"unsupported dtype {entry.name}: {entry.dtype} (accepted: {', '.join(ACCEPTED_DTYPES)})")
-        elif bad[entry.name]:
-            problems.append(f"non-finite {entry.name}: {bad[entry.name]} of {entry.numel} values are NaN or infinite")
+    for file in files.files:
+        for entry in sorted(file.entries.values(), key=lambda e: e.begin):  # file order: sequential reads
+            if entry.dtype not in ACCEPTED_DTYPES:
+                problems.append(f"unsupported dtype {entry.name}: {entry.dtype} "
+                                f"(accepted: {', '.join(ACCEPTED_DTYPES)})")
+            elif bad := count_nonfinite(file.tensor(entry.name)):
+                problems.append(f"non-finite {entry.name}: {bad} of {entry.numel} values are NaN or infinite")
     return problems
 
 
