@@ -6,6 +6,8 @@
 - Heads can be zero-padded to a tile multiple (SigLIP's head_dim 72 -> 96): padded q/k lanes add 0 to every score
   and padded v lanes give 0 outputs, which the zero rows added to o_proj drop.
 - Gemma's x * (1 + w) norms are folded to plain weights (1 + w) so ttnn.rms_norm applies them directly.
+
+Results may be views (a transpose is not copied here): the upload makes them contiguous when it converts them.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ def padded_head_dim(head_dim: int) -> int:
 
 
 def linear_weight(weight_OI: torch.Tensor) -> torch.Tensor:
-    return weight_OI.t().contiguous()
+    return weight_OI.t()
 
 
 def _pad_heads(t: torch.Tensor, num_heads: int, head_dim: int, padded: int) -> torch.Tensor:
     """Pad the head axis of an output-major tensor [H * head_dim, ...] to [H * padded, ...]."""
+    if padded == head_dim:
+        return t
     rest = t.shape[1:]
     per_head = t.reshape(num_heads, head_dim, *rest)
     pad = torch.zeros(num_heads, padded - head_dim, *rest, dtype=t.dtype)
@@ -38,13 +42,13 @@ def fused_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_heads: int,
     parts = [_pad_heads(q, num_heads, head_dim, padded), _pad_heads(k, num_kv_heads, head_dim, padded),
              _pad_heads(v, num_kv_heads, head_dim, padded)]
     fused = torch.cat(parts, dim=0)
-    return fused if fused.ndim == 1 else fused.t().contiguous()
+    return fused if fused.ndim == 1 else fused.t()
 
 
 def output_projection(o_weight: torch.Tensor, num_heads: int, head_dim: int, padded: int | None = None):
     """o_proj [out, H * head_dim] -> [H * padded, out] with zero rows for padded lanes."""
     padded = padded or head_dim
-    return _pad_heads(o_weight.t(), num_heads, head_dim, padded).contiguous()
+    return _pad_heads(o_weight.t(), num_heads, head_dim, padded)
 
 
 def folded_gemma_norm(weight: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,7 @@ Activations are 4D [B, 1, S, D] TILE tensors in bfloat16 (the layout nlp_create_
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -33,15 +34,26 @@ def upload(runtime, tensor: torch.Tensor, dtype, layout=None):
                            device=runtime.device, memory_config=ttnn.DRAM_MEMORY_CONFIG)
 
 
-def upload_weight(runtime, tensor: torch.Tensor, dtype, layout=None):
-    """A model weight on the device; read from / written to the runtime's WeightCache when it has one."""
+HostWeight = torch.Tensor | Callable[[], torch.Tensor]
+
+
+def upload_weight(runtime, weight: HostWeight, dtype, layout=None):
+    """A model weight on the device; read from / written to the runtime's WeightCache when it has one.
+
+    `weight` is the host tensor in its TT form, or a function that makes it: pass a function when making it costs
+    (a fused QKV, a scaled embedding table), so that a load from the cache skips that work too.
+    """
     layout = layout or ttnn.TILE_LAYOUT
     cache = getattr(runtime, "weight_cache", None)
     if cache is None:
-        return upload(runtime, tensor, dtype, layout)
-    host = cache.fetch(lambda: ttnn.from_torch(tensor.contiguous(), dtype=dtype, layout=layout),
-                       list(tensor.shape), dtype, layout)
-    return ttnn.to_device(host, runtime.device, memory_config=ttnn.DRAM_MEMORY_CONFIG)
+        return upload(runtime, weight() if callable(weight) else weight, dtype, layout)
+
+    def convert():
+        host = weight() if callable(weight) else weight
+        return ttnn.from_torch(host.contiguous(), dtype=dtype, layout=layout)
+
+    return ttnn.to_device(cache.fetch(convert, dtype, layout), runtime.device,
+                          memory_config=ttnn.DRAM_MEMORY_CONFIG)
 
 
 def rows(x) -> int:
@@ -54,15 +66,16 @@ def rows(x) -> int:
 
 
 class Linear:
-    """x @ w (+ b); w given as [in, out] (models.prepare.linear_weight)."""
+    """x @ w (+ b); w given as [in, out] (models.prepare.linear_weight), or a function making it (upload_weight)."""
 
-    def __init__(self, runtime, weight_IO: torch.Tensor, bias: torch.Tensor | None, precision: Precision,
+    def __init__(self, runtime, weight_IO: HostWeight, bias: HostWeight | None, precision: Precision,
                  weight_dtype=None):
         self.precision = precision
         self.grid = runtime.device.compute_with_storage_grid_size()
-        self.k, self.n = weight_IO.shape
         self.weight = upload_weight(runtime, weight_IO, weight_dtype or precision.matrix_dtype)
-        self.bias = None if bias is None else upload_weight(runtime, bias.reshape(1, -1), ttnn.bfloat16)
+        self.k, self.n = self.weight.shape[-2], self.weight.shape[-1]
+        self.bias = None if bias is None else upload_weight(
+            runtime, lambda: (bias() if callable(bias) else bias).reshape(1, -1), ttnn.bfloat16)
 
     def __call__(self, x):
         return ttnn.linear(x, self.weight, bias=self.bias,

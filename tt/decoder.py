@@ -57,10 +57,10 @@ class DecoderLayer:
         self.cfg, self.precision, self.grid = cfg, precision, runtime.device.compute_with_storage_grid_size()
         attn = scoped(w, "self_attn.")
         h, k, d = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
-        bias = fused_qkv(attn["q_proj.bias"], attn["k_proj.bias"], attn["v_proj.bias"], h, k, d) \
+        bias = (lambda: fused_qkv(attn["q_proj.bias"], attn["k_proj.bias"], attn["v_proj.bias"], h, k, d)) \
             if cfg.qkv_bias else None
-        self.qkv = Linear(runtime, fused_qkv(attn["q_proj.weight"], attn["k_proj.weight"], attn["v_proj.weight"],
-                                             h, k, d), bias, precision)
+        self.qkv = Linear(runtime, lambda: fused_qkv(attn["q_proj.weight"], attn["k_proj.weight"],
+                                                     attn["v_proj.weight"], h, k, d), bias, precision)
         self.o_proj = Linear(runtime, output_projection(attn["o_proj.weight"], h, d), None, precision)
         norm_weight = _FAMILY[cfg.family][0]
         self.qk_norms = (norm_weight(runtime, attn["q_norm.weight"]), norm_weight(runtime, attn["k_norm.weight"])) \
@@ -96,15 +96,20 @@ class DecoderLayer:
         return _gated_residual(h, self.mlp(normed), gate)
 
 
+def _embedding_table(cfg: DecoderConfig, table: torch.Tensor) -> torch.Tensor:
+    table = table.float()
+    if cfg.scale_embeddings:  # fold sqrt(width), rounded to bfloat16 as transformers does
+        table = table * torch.tensor(cfg.width ** 0.5, dtype=torch.bfloat16).float()
+    return table
+
+
 class Decoder:
     def __init__(self, runtime, cfg: DecoderConfig, weights: dict, precision: Precision):
         self.runtime, self.cfg = runtime, cfg
         self.embed_tokens = None
         if cfg.vocab_size:
-            table = weights["embed_tokens.weight"].float()
-            if cfg.scale_embeddings:  # fold sqrt(width), rounded to bfloat16 as transformers does
-                table = table * torch.tensor(cfg.width ** 0.5, dtype=torch.bfloat16).float()
-            self.embed_tokens = upload_weight(runtime, table, ttnn.bfloat16, layout=ttnn.ROW_MAJOR_LAYOUT)
+            self.embed_tokens = upload_weight(runtime, lambda: _embedding_table(cfg, weights["embed_tokens.weight"]),
+                                              ttnn.bfloat16, layout=ttnn.ROW_MAJOR_LAYOUT)
         self.layers = [DecoderLayer(runtime, cfg, scoped(weights, f"layers.{i}."), precision)
                        for i in range(cfg.depth)]
         self.norm = Norm(runtime, cfg, scoped(weights, "norm."), precision)

@@ -29,11 +29,12 @@ class SiglipAttention:
         self.cfg, self.precision, self.grid = cfg, precision, runtime.device.compute_with_storage_grid_size()
         h, d = cfg.num_heads, cfg.head_dim
         padded = padded_head_dim(d)
-        self.qkv = Linear(runtime, fused_qkv(w["q_proj.weight"], w["k_proj.weight"], w["v_proj.weight"], h, h, d,
-                                             padded),
-                          fused_qkv(w["q_proj.bias"], w["k_proj.bias"], w["v_proj.bias"], h, h, d, padded), precision)
-        self.out_proj = Linear(runtime, output_projection(w["out_proj.weight"], h, d, padded), w["out_proj.bias"],
-                               precision)
+        self.qkv = Linear(runtime, lambda: fused_qkv(w["q_proj.weight"], w["k_proj.weight"], w["v_proj.weight"],
+                                                     h, h, d, padded),
+                          lambda: fused_qkv(w["q_proj.bias"], w["k_proj.bias"], w["v_proj.bias"], h, h, d, padded),
+                          precision)
+        self.out_proj = Linear(runtime, lambda: output_projection(w["out_proj.weight"], h, d, padded),
+                               w["out_proj.bias"], precision)
 
     def __call__(self, x_B1ND):
         n = x_B1ND.shape[2]

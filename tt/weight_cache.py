@@ -1,10 +1,11 @@
 """On-disk cache of TT-ready weights: fused, folded, transposed and converted (bfloat8_b / bfloat16 TILE) tensors.
 
-A cache directory is keyed by the checkpoint's content, the precision and the source of the code that lays the
-weights out, so a second TT load of the same checkpoint reads prepared tensors instead of converting them again,
-and any change to either side starts a fresh directory. Entries are numbered in upload order, which is fixed for a
-given architecture; each loaded entry is checked against the shape, dtype and layout asked for, and a mismatch is
-an error naming the file. Entries are written to a temporary name and renamed, so none is ever half-written.
+A cache directory is keyed by the checkpoint's content, the precision and the source of the code (every module
+under models/ and tt/: what infers the architecture, lays the weights out and fixes their upload order), so a
+second TT load of the same checkpoint reads prepared tensors instead of preparing and converting them again, and
+any change to either side starts a fresh directory. Entries are numbered in upload order; each loaded entry is
+checked against the dtype and layout asked for, and an unreadable or mismatched entry is an error naming the file.
+Entries are written to a temporary name and renamed, so none is ever half-written.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from loguru import logger
 
 import ttnn as _ttnn
 
-_LAYOUT_SOURCES = ("models/prepare.py", "tt/common.py", "tt/siglip.py", "tt/projector.py", "tt/decoder.py",
-                   "tt/gemma.py", "tt/qwen.py", "tt/suffix.py", "tt/attention.py", "tt/precision.py")
 _ROOT = Path(__file__).resolve().parent.parent
+_CODE_FOLDERS = ("models", "tt")
 _CHUNK = 64 << 20
 
 
@@ -30,8 +30,8 @@ class WeightCacheError(RuntimeError):
 
 def layout_version() -> str:
     digest = hashlib.blake2b(digest_size=8)
-    for name in _LAYOUT_SOURCES:
-        digest.update((_ROOT / name).read_bytes())
+    for path in sorted(p for folder in _CODE_FOLDERS for p in (_ROOT / folder).rglob("*.py")):
+        digest.update(str(path.relative_to(_ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -70,7 +70,7 @@ class WeightCache:
         self.next_index = 0
         self.hits = self.misses = 0
 
-    def fetch(self, convert, shape: list[int], dtype, layout):
+    def fetch(self, convert, dtype, layout):
         """The host ttnn tensor of the next upload: loaded from disk, or `convert()` and stored."""
         path = self.directory / f"{self.next_index:05d}.tensorbin"
         self.next_index += 1
@@ -80,10 +80,9 @@ class WeightCache:
             except RuntimeError as err:
                 raise WeightCacheError(f"{path}: unreadable cache entry ({str(err).splitlines()[0]}); "
                                        f"delete {self.directory} to rebuild it") from err
-            found = (list(tensor.shape), tensor.dtype, tensor.layout)
-            if found != (shape, dtype, layout):
-                raise WeightCacheError(f"{path}: holds {found}, expected {(shape, dtype, layout)}; "
-                                       f"delete {self.directory} to rebuild it")
+            if (tensor.dtype, tensor.layout) != (dtype, layout):
+                raise WeightCacheError(f"{path}: holds a {tensor.dtype} {tensor.layout} tensor, expected {dtype} "
+                                       f"{layout}; delete {self.directory} to rebuild it")
             self.hits += 1
             return tensor
         tensor = convert()
