@@ -14,8 +14,9 @@ non-finite scan that validation requires), so four baselines are timed: two that
 stock torch) and load_file(backend="pread") (safetensors' own eager read into process memory); and two that do not,
 printed for context: load_file as is, and load_file + one byte read per page of every tensor.
 
-The page cache cannot be dropped without root, so each child runs once to warm the cache, then --repeats times
-measured; medians are printed. Waits until no process running --wait-for (default sample_actions.py) is left.
+With --cache warm (the default) each kind runs once unmeasured to warm the page cache, then --repeats times
+measured; with --cache cold (root only) the page cache is dropped before every measured run, as on a first load
+after boot. Medians are printed. Waits until no process running --wait-for (default sample_actions.py) is left.
 
     python benchmarks/load_checkpoint.py                        # ~7.5 GiB under /tmp/pi0-load-benchmark
     python benchmarks/load_checkpoint.py --preset pi0-tiny --dir /tmp/tiny-load   # seconds: smoke check
@@ -148,6 +149,11 @@ def _others_running(pattern: str) -> list[str]:
     return found
 
 
+def _drop_page_cache() -> None:
+    os.sync()
+    Path("/proc/sys/vm/drop_caches").write_text("1\n")
+
+
 def _run(kind: str, directory: Path) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", kind, "--dir", str(directory)], capture_output=True,
                          text=True, cwd=ROOT, check=False)
@@ -164,6 +170,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dtypes", choices=("openpi", "lerobot"), default="openpi")
     parser.add_argument("--rewrite", action="store_true", help="synthesise the checkpoint even if present")
     parser.add_argument("--repeats", type=int, default=2, help="measured runs per side (>= 1)")
+    parser.add_argument("--cache", choices=("warm", "cold"), default="warm",
+                        help="cold: drop the page cache before every measured run (needs root)")
     parser.add_argument("--wait-for", default="sample_actions.py", help="'' to not wait")
     parser.add_argument("--child", choices=(*_BASELINES, "ours"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -183,14 +191,23 @@ def main(argv: list[str] | None = None) -> None:
     entries = open_safetensors(args.dir / "model.safetensors").entries
     tensor_bytes = sum(e.nbytes for e in entries.values())
     print(f"checkpoint {args.dir}: {len(entries)} tensors, {tensor_bytes / GIB:.2f} GiB of tensor data")
-    print("page cache: warm (each child runs once unmeasured first; dropping caches needs root)")
     # pread last: its 7.5 GiB of fresh process memory pushes part of the checkpoint out of the page cache
     kinds = ("mmap", "touch", "read-all", "ours", "pread")
-    for kind in kinds:
-        _run(kind, args.dir)
+    if args.cache == "cold":
+        try:
+            _drop_page_cache()
+        except OSError as err:
+            parser.error(f"--cache cold: cannot drop the page cache ({err}); it needs root")
+        print("page cache: cold (dropped before every measured run)")
+    else:
+        print("page cache: warm (each kind runs once unmeasured first)")
+        for kind in kinds:
+            _run(kind, args.dir)
     runs = {kind: [] for kind in kinds}
     for _ in range(args.repeats):
         for kind in kinds:
+            if args.cache == "cold":
+                _drop_page_cache()
             runs[kind].append(_run(kind, args.dir))
     summary = {kind: {key: statistics.median(r[key] for r in results) for key in results[0]}
                for kind, results in runs.items()}
