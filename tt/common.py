@@ -37,6 +37,10 @@ def upload(runtime, tensor: torch.Tensor, dtype, layout=None):
 HostWeight = torch.Tensor | Callable[[], torch.Tensor]
 
 
+def _made(weight: HostWeight) -> torch.Tensor:
+    return weight() if callable(weight) else weight
+
+
 def upload_weight(runtime, weight: HostWeight, dtype, layout=None):
     """A model weight on the device; read from / written to the runtime's WeightCache when it has one.
 
@@ -46,11 +50,10 @@ def upload_weight(runtime, weight: HostWeight, dtype, layout=None):
     layout = layout or ttnn.TILE_LAYOUT
     cache = getattr(runtime, "weight_cache", None)
     if cache is None:
-        return upload(runtime, weight() if callable(weight) else weight, dtype, layout)
+        return upload(runtime, _made(weight), dtype, layout)
 
     def convert():
-        host = weight() if callable(weight) else weight
-        return ttnn.from_torch(host.contiguous(), dtype=dtype, layout=layout)
+        return ttnn.from_torch(_made(weight).contiguous(), dtype=dtype, layout=layout)
 
     return ttnn.to_device(cache.fetch(convert, dtype, layout), runtime.device,
                           memory_config=ttnn.DRAM_MEMORY_CONFIG)
@@ -74,8 +77,8 @@ class Linear:
         self.grid = runtime.device.compute_with_storage_grid_size()
         self.weight = upload_weight(runtime, weight_IO, weight_dtype or precision.matrix_dtype)
         self.k, self.n = self.weight.shape[-2], self.weight.shape[-1]
-        self.bias = None if bias is None else upload_weight(
-            runtime, lambda: (bias() if callable(bias) else bias).reshape(1, -1), ttnn.bfloat16)
+        self.bias = None if bias is None else upload_weight(runtime, lambda: _made(bias).reshape(1, -1),
+                                                            ttnn.bfloat16)
 
     def __call__(self, x):
         return ttnn.linear(x, self.weight, bias=self.bias,
