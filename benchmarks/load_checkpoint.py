@@ -216,8 +216,10 @@ def main(argv: list[str] | None = None) -> None:
         s = summary[kind]
         walls = [r["wall_s"] for r in runs[kind]]
         print(f"{labels[kind]:<36} wall {s['wall_s']:6.2f} s ({min(walls):.2f}-{max(walls):.2f})   "
-              f"peak RSS {s['peak_rss'] / GIB:5.2f} GiB (before the load {s['rss_before'] / GIB:.2f} GiB, after {s['rss_after'] / GIB:.2f} GiB)")
-    print("wall ratio ours / baseline: ratio of the medians, then min-max of the per-round ratios (each round runs every kind once)")
+              f"peak RSS {s['peak_rss'] / GIB:5.2f} GiB "
+              f"(before the load {s['rss_before'] / GIB:.2f} GiB, after {s['rss_after'] / GIB:.2f} GiB)")
+    print("wall ratio ours / baseline: ratio of the medians, then min-max of the per-round ratios "
+          "(each round runs every kind once)")
     for kind, (label, _, reads_all) in _BASELINES.items():
         note = "target <= 1.5" if reads_all else "context: reads (almost) nothing"
         paired = [o["wall_s"] / b["wall_s"] for o, b in zip(runs["ours"], runs[kind])]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 
 from models.config import PolicyConfig
-from models.masks import attention_mask_2d, prefix_positions, suffix_ar_flags
+from models.masks import attention_mask_2d, prefix_positions, suffix_ar_flags, suffix_attention_mask, suffix_positions
 from models.noise import initial_noise
 from models.observation import Observation
 from tt.attention import PrefixKVCache, Rope, upload_mask
@@ -57,17 +57,14 @@ class Pi0Policy:
 
     def suffix_attention(self, cache: PrefixKVCache):
         """RoPE and mask of the (tile-padded) suffix against [cached prefix, suffix]; constant across steps."""
-        b, s = cache.pad.shape[0], self.suffix.length
+        s = self.suffix.length
         s_pad = padded_length(s)
-        real = torch.arange(s_pad) < s
-        suffix_pad = real[None].expand(b, s_pad)
         ar = torch.cat([suffix_ar_flags(self.config.suffix.horizon, self.config.suffix.has_state_token),
                         torch.zeros(s_pad - s, dtype=torch.bool)])
-        within = attention_mask_2d(suffix_pad, ar[None].expand(b, s_pad))
-        mask = torch.cat([cache.pad[:, None, :].expand(b, s_pad, cache.length), within], dim=2)
-        positions = cache.pad.sum(dim=1, keepdim=True) + torch.arange(s_pad)[None]
+        mask = suffix_attention_mask(cache.pad, ar, suffix_pad_S=torch.arange(s_pad) < s)
         cfg = self.config.expert
-        return Rope.upload(self.runtime, positions, cfg.head_dim, cfg.rope_theta), upload_mask(self.runtime, mask)
+        rope = Rope.upload(self.runtime, suffix_positions(cache.pad, s_pad), cfg.head_dim, cfg.rope_theta)
+        return rope, upload_mask(self.runtime, mask)
 
     def plan_denoising(self, times: list[float], state: torch.Tensor | None, batch: int):
         plan = self.suffix.prepare(times, state, batch)
