@@ -17,8 +17,9 @@ import torch
 TILE = 32
 
 
-def padded_head_dim(head_dim: int) -> int:
-    return -(-head_dim // TILE) * TILE
+def tile_padded(size: int) -> int:
+    """`size` rounded up to a whole number of tiles (a head dim, a sequence length)."""
+    return -(-size // TILE) * TILE
 
 
 def linear_weight(weight_OI: torch.Tensor) -> torch.Tensor:

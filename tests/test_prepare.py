@@ -2,12 +2,12 @@
 
 import torch
 
-from models.prepare import (folded_gemma_norm, fused_qkv, output_projection, padded_head_dim,
+from models.prepare import (folded_gemma_norm, fused_qkv, output_projection, tile_padded,
                             rotate_half_matrix, split_action_time_mlp_in)
 
 
-def test_padded_head_dim():
-    assert [padded_head_dim(d) for d in (72, 64, 128, 256, 33)] == [96, 64, 128, 256, 64]
+def test_tile_padded():
+    assert [tile_padded(d) for d in (72, 64, 128, 256, 33)] == [96, 64, 128, 256, 64]
 
 
 def test_fused_padded_qkv_gives_the_same_attention():

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from models.prepare import TILE, linear_weight
+from models.prepare import linear_weight, tile_padded
 from tt.ops import ttnn
 from tt.precision import Precision
 from tt.program_configs import matmul_config
@@ -65,7 +65,7 @@ def rows(x) -> int:
     lead = 1
     for d in shape[:-2]:
         lead *= d
-    return lead * (-(-shape[-2] // TILE) * TILE)
+    return lead * tile_padded(shape[-2])
 
 
 class Linear:

@@ -12,7 +12,7 @@ import torch
 
 from models.config import DecoderConfig
 from models.prepare import fused_qkv, linear_weight, output_projection
-from tt.common import Linear, scoped, upload_weight
+from tt.common import Linear, scoped, upload, upload_weight
 from tt.gemma import GemmaMLP, gemma_norm_weight
 from tt.ops import ttnn
 from tt.precision import Precision
@@ -116,8 +116,7 @@ class Decoder:
 
     def embed(self, tokens_BL: torch.Tensor):
         """Token ids (host, staged) -> [B, 1, L, width] embeddings on the device."""
-        ids = ttnn.from_torch(tokens_BL.to(torch.int32), dtype=ttnn.uint32, layout=ttnn.ROW_MAJOR_LAYOUT,
-                              device=self.runtime.device, memory_config=ttnn.DRAM_MEMORY_CONFIG)
+        ids = upload(self.runtime, tokens_BL.to(torch.int32), ttnn.uint32, ttnn.ROW_MAJOR_LAYOUT)
         emb = ttnn.embedding(ids, self.embed_tokens, layout=ttnn.TILE_LAYOUT, dtype=ttnn.bfloat16)
         return ttnn.unsqueeze(emb, 1)
 

@@ -27,10 +27,6 @@ from tt.op_binding import UNKNOWN_DEFAULT, BoundCall, bind
 from tt.op_rules import BLOCK_FLOATS, TILE_LAYOUT, check_call, tensors_in
 
 OUTPUT_TENSOR_KWARGS = ("output_tensor", "optional_tensor", "optional_output_tensor", "output_tensors")
-# Ops that real ttnn already runs on host tensors with no numeric effect.
-HOST_NATIVE = ("ttnn.deallocate",)
-
-
 # The tensor whose dtype/layout the output takes when the call names none (default: the first tensor argument).
 OUTPUT_LIKE = {
     "ttnn.embedding": ("weight",),
@@ -108,8 +104,6 @@ def execute(op, args, kwargs):
     if given_outputs:
         raise NotImplementedError(f"{call.op}: preallocated {given_outputs[0]!r} is not modelled on the host path")
     check_call(call)
-    if call.op in HOST_NATIVE:
-        return op(*args, **kwargs)
     golden = PROJECT_GOLDENS.get(call.op) or op.golden_function
     if golden is None:
         raise NotImplementedError(f"{call.op}: no golden function, so the host path cannot run it "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import ttnn
 
-TILE = 32
+from models.prepare import TILE
 
 
 def _split_heads(x_B1SW: torch.Tensor, heads: int, head_dim: int) -> torch.Tensor:
@@ -60,22 +60,6 @@ def nlp_concat_heads(input_tensor, **_):
     return input_tensor.permute(0, 2, 1, 3).reshape(b, 1, s, h * d)
 
 
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
-def rotary_embedding(input_tensor, cos_cache, sin_cache, token_index=None, **kwargs):
-    """Prefill (token_index None): x * cos + rotate_half(x) * sin with cos/sin [1, 1, >=S, hd] cut to the first S
-    rows and broadcast over batch and heads. The shipped golden covers only the decode form (a token index)."""
-    if token_index is not None:
-        return ttnn.experimental.rotary_embedding.golden_function(input_tensor, cos_cache, sin_cache, token_index,
-                                                                  **kwargs)
-    seq = input_tensor.shape[-2]
-    cos, sin = cos_cache[..., :seq, :], sin_cache[..., :seq, :]
-    return input_tensor * cos + _rotate_half(input_tensor) * sin
-
-
 def layer_norm(input_tensor, *, weight=None, bias=None, **kwargs):
     """The shipped golden only squeezes gamma/beta; ROW_MAJOR gamma/beta come as [D / 32, 32] sticks."""
     weight = None if weight is None else weight.reshape(-1)[: input_tensor.shape[-1]]
@@ -83,15 +67,8 @@ def layer_norm(input_tensor, *, weight=None, bias=None, **kwargs):
     return ttnn.layer_norm.golden_function(input_tensor, weight=weight, bias=bias, **kwargs)
 
 
-def reallocate(input_tensor, *_, **__):
-    """Moves a buffer on the device; the values are unchanged."""
-    return input_tensor
-
-
 PROJECT_GOLDENS = {
     "ttnn.experimental.nlp_create_qkv_heads": nlp_create_qkv_heads,
     "ttnn.experimental.nlp_concat_heads": nlp_concat_heads,
-    "ttnn.experimental.rotary_embedding": rotary_embedding,
     "ttnn.layer_norm": layer_norm,
-    "ttnn.reallocate": reallocate,
 }

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import ttnn
 
+from models.prepare import TILE
 from tt.op_binding import BoundCall
 from tt.runtime import N150_GRID
 
-TILE = 32
 F32, BF16, BFP8, BFP4 = ttnn.float32, ttnn.bfloat16, ttnn.bfloat8_b, ttnn.bfloat4_b
 INT32, UINT32, UINT16, UINT8, INT8 = ttnn.int32, ttnn.uint32, ttnn.uint16, ttnn.uint8, ttnn.int8
 TILE_LAYOUT, ROW_MAJOR = ttnn.TILE_LAYOUT, ttnn.ROW_MAJOR_LAYOUT
@@ -56,8 +56,6 @@ RULES = {
         Rule(("input", "input_kv"), (TILE_LAYOUT,), (F32, BF16, BFP8), "nlp_create_qkv_heads device op validation"),),
     "ttnn.experimental.nlp_concat_heads": (
         Rule(("input_tensor",), (TILE_LAYOUT,), (F32, BF16, BFP8), "nlp_concat_heads device op validation"),),
-    "ttnn.experimental.rotary_embedding": (
-        Rule(("input_tensor", "cos_cache", "sin_cache"), (TILE_LAYOUT,), (), "rotary_embedding device op validation"),),
     "ttnn.transformer.scaled_dot_product_attention": (
         Rule(("input_tensor_q", "input_tensor_k", "input_tensor_v", "attn_mask"), (TILE_LAYOUT,), (BF16, BFP8, BFP4),
              "sdpa device op validation"),),
@@ -174,20 +172,6 @@ def _check_sdpa(call: BoundCall) -> None:
             _reject(call, "attn_mask", f"shape {list(mask.shape)} must be [1 or {b}, 1 or {nqh}, {sq}, {sk}]")
 
 
-def _check_rotary(call: BoundCall) -> None:
-    """tt-metal rotary_embedding device op validation."""
-    x, cos, sin = (call.tensor(n) for n in ("input_tensor", "cos_cache", "sin_cache"))
-    x_shape, cos_shape = list(x.padded_shape), list(cos.padded_shape)
-    if x_shape[-1] % (2 * TILE):
-        _reject(call, "input_tensor", f"padded width {x_shape[-1]} must be a multiple of {2 * TILE}")
-    if cos.dtype != sin.dtype or cos_shape != list(sin.padded_shape):
-        _reject(call, "sin_cache", "cos and sin caches must share dtype and shape")
-    if cos_shape[0] != 1 or cos_shape[1] != 1 or cos_shape[-1] != x_shape[-1]:
-        _reject(call, "cos_cache", f"shape {list(cos.shape)} must be [1, 1, S, {x.shape[-1]}]")
-    if call.arguments.get("token_index") is None and cos_shape[-2] < x_shape[-2]:
-        _reject(call, "cos_cache", f"holds {cos_shape[-2]} positions, input needs {x_shape[-2]}")
-
-
 def _check_norm(call: BoundCall) -> None:
     """Limitations listed in the rms_norm / layer_norm docstrings."""
     x = call.tensor("input_tensor")
@@ -251,7 +235,6 @@ _SHAPE_CHECKS = {
     "ttnn.linear": _check_matmul,
     "ttnn.matmul": _check_matmul,
     "ttnn.transformer.scaled_dot_product_attention": _check_sdpa,
-    "ttnn.experimental.rotary_embedding": _check_rotary,
     "ttnn.rms_norm": _check_norm,
     "ttnn.layer_norm": _check_norm,
     "ttnn.add": _check_binary,

@@ -15,6 +15,7 @@ from models.config import PolicyConfig
 from models.masks import attention_mask_2d, prefix_positions, suffix_ar_flags, suffix_attention_mask, suffix_positions
 from models.noise import initial_noise
 from models.observation import Observation
+from models.prepare import tile_padded
 from tt.attention import PrefixKVCache, Rope, upload_mask
 from tt.common import CachedRuntime, scoped, upload
 from tt.decoder import Decoder
@@ -25,7 +26,7 @@ from tt.prefix import Prefix, embed_prefix
 from tt.projector import Projector
 from tt.sampler import euler_sample, step_times
 from tt.siglip import SiglipVisionTower
-from tt.suffix import SuffixPlan, make_suffix, padded_length
+from tt.suffix import SuffixPlan, make_suffix
 from tt.weight_cache import WeightCache
 
 
@@ -58,7 +59,7 @@ class Pi0Policy:
     def suffix_attention(self, cache: PrefixKVCache):
         """RoPE and mask of the (tile-padded) suffix against [cached prefix, suffix]; constant across steps."""
         s = self.suffix.length
-        s_pad = padded_length(s)
+        s_pad = tile_padded(s)
         ar = torch.cat([suffix_ar_flags(self.config.suffix.horizon, self.config.suffix.has_state_token),
                         torch.zeros(s_pad - s, dtype=torch.bool)])
         mask = suffix_attention_mask(cache.pad, ar, suffix_pad_S=torch.arange(s_pad) < s)

@@ -5,9 +5,9 @@ m, k, n are element counts of x [m, k] @ w [k, n]; everything is computed in 32x
 
 from __future__ import annotations
 
+from models.prepare import TILE
 from tt.ops import ttnn
 
-TILE = 32
 MAX_IN0_BLOCK_W = 8
 MAX_SUBBLOCK_TILES = 4  # dest register holds 4 tiles when fp32 accumulation is on
 

@@ -59,7 +59,6 @@ boards:
 """
 
 MODES = ("auto", "device", "host")
-TRANSFER_KINDS = ("to_device", "from_device")
 
 
 class HostDevice:

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 
 from models.config import SiglipConfig
 from models.positional import interpolate_positions
-from models.prepare import fused_qkv, linear_weight, output_projection, padded_head_dim
-from tt.common import Linear, scoped, upload_weight
+from models.prepare import fused_qkv, linear_weight, output_projection, tile_padded
+from tt.common import Linear, scoped, upload, upload_weight
 from tt.ops import ttnn
 from tt.precision import Precision
 from tt.program_configs import sdpa_config
@@ -28,7 +28,7 @@ class SiglipAttention:
     def __init__(self, runtime, cfg: SiglipConfig, w: dict, precision: Precision):
         self.cfg, self.precision, self.grid = cfg, precision, runtime.device.compute_with_storage_grid_size()
         h, d = cfg.num_heads, cfg.head_dim
-        padded = padded_head_dim(d)
+        padded = tile_padded(d)
         self.qkv = Linear(runtime, lambda: fused_qkv(w["q_proj.weight"], w["k_proj.weight"], w["v_proj.weight"],
                                                      h, h, d, padded),
                           lambda: fused_qkv(w["q_proj.bias"], w["k_proj.bias"], w["v_proj.bias"], h, h, d, padded),
@@ -95,8 +95,7 @@ class SiglipVisionTower:
 
     def __call__(self, pixels_B3HW: torch.Tensor):
         patches = unfold_patches(pixels_B3HW, self.cfg.patch_size)[:, None]
-        x = ttnn.from_torch(patches, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=self.runtime.device,
-                            memory_config=ttnn.DRAM_MEMORY_CONFIG)
+        x = upload(self.runtime, patches, ttnn.bfloat16)
         x = ttnn.add(self.patch_embedding(x), self.positions)
         for layer in self.layers:
             x = layer(x)

@@ -14,7 +14,7 @@ import torch
 
 from models.config import SuffixConfig
 from models.positional import time_embedding
-from models.prepare import TILE, linear_weight, split_action_time_mlp_in
+from models.prepare import linear_weight, split_action_time_mlp_in, tile_padded
 from tt.common import Linear, upload
 from tt.ops import ttnn
 
@@ -26,11 +26,6 @@ class SuffixPlan:
     step_conditions: list  # pi0: [1, 1, 1, W] time bias of action_time_mlp_in; pi0.5: [1, 1, 1, W] adaRMS condition
     state_token: object | None  # [B, 1, 1, W] (pi0)
     padding: object  # [B, 1, S_pad - S, W] zeros
-    length: int  # real suffix tokens S
-
-
-def padded_length(length: int) -> int:
-    return -(-length // TILE) * TILE
 
 
 class _Suffix:
@@ -51,7 +46,7 @@ class _Suffix:
         return upload(self.runtime, emb[None, None], ttnn.bfloat16)  # [1, 1, steps, W]
 
     def _padding(self, batch: int):
-        extra = padded_length(self.length) - self.length
+        extra = tile_padded(self.length) - self.length
         return upload(self.runtime, torch.zeros(batch, 1, extra, self.width), ttnn.bfloat16)
 
     @staticmethod
@@ -81,7 +76,7 @@ class Pi0Suffix(_Suffix):
         time_bias = self.mlp_in_time(self._time_embeddings(times))
         state = upload(self.runtime, state_BS.float()[:, None, None], ttnn.bfloat16)
         return SuffixPlan(self._rows(time_bias, len(times)), self.state_proj(state),
-                          self._padding(batch), self.length)
+                          self._padding(batch))
 
     def embed(self, x_t_B1HA, plan: SuffixPlan, step: int):
         fused = ttnn.add(self.mlp_in_action(self.action_in_proj(x_t_B1HA)), plan.step_conditions[step])
@@ -98,7 +93,7 @@ class Pi05Suffix(_Suffix):
 
     def prepare(self, times: list[float], state_BS: torch.Tensor | None, batch: int) -> SuffixPlan:
         cond = ttnn.silu(self.time_mlp_out(ttnn.silu(self.time_mlp_in(self._time_embeddings(times)))))
-        return SuffixPlan(self._rows(cond, len(times)), None, self._padding(batch), self.length)
+        return SuffixPlan(self._rows(cond, len(times)), None, self._padding(batch))
 
     def embed(self, x_t_B1HA, plan: SuffixPlan, step: int):
         return ttnn.concat([self.action_in_proj(x_t_B1HA), plan.padding], dim=2)

@@ -267,17 +267,6 @@ def test_concat_heads(runtime):
     compare("concatenate_heads", down(ttnn.transformer.concatenate_heads(up(runtime, x))), merged, max_abs=EXACT)
 
 
-def test_rotary_embedding_prefill(runtime):
-    s, d = 64, 64
-    x = torch.randn(1, 2, s, d)
-    angles = torch.arange(s)[:, None] * (10000.0 ** (-torch.arange(0, d, 2) / d))[None, :]
-    cos, sin = torch.cat([angles.cos()] * 2, -1)[None, None], torch.cat([angles.sin()] * 2, -1)[None, None]
-    out = ttnn.experimental.rotary_embedding(up(runtime, x), up(runtime, cos), up(runtime, sin))
-    xr = bf16(x)
-    rotated = torch.cat([-xr[..., d // 2:], xr[..., : d // 2]], -1)
-    compare("rotary prefill", down(out), xr * bf16(cos) + rotated * bf16(sin), min_pcc=BF16_PCC)
-
-
 def test_sdpa_with_additive_mask(runtime):
     b, h, kv, s, d = 1, 4, 2, 64, 32
     q, k, v = torch.randn(b, h, s, d), torch.randn(b, kv, s, d), torch.randn(b, kv, s, d)
