@@ -12,6 +12,7 @@ import torch
 
 from models.config import DecoderConfig
 from models.prepare import fused_qkv, linear_weight, output_projection
+from tt.attention import upload_rotation
 from tt.common import Linear, scoped, upload, upload_weight
 from tt.gemma import GemmaMLP, gemma_norm_weight
 from tt.ops import ttnn
@@ -113,6 +114,7 @@ class Decoder:
         self.layers = [DecoderLayer(runtime, cfg, scoped(weights, f"layers.{i}."), precision)
                        for i in range(cfg.depth)]
         self.norm = Norm(runtime, cfg, scoped(weights, "norm."), precision)
+        self.rotate = upload_rotation(runtime, cfg.head_dim)
 
     def embed(self, tokens_BL: torch.Tensor):
         """Token ids (host, staged) -> [B, 1, L, width] embeddings on the device."""

@@ -51,8 +51,7 @@ class Pi0Policy:
         return embed_prefix(self.vision, self.projector, self.vlm, images, masks, obs.tokens, obs.token_masks)
 
     def fill_prefix_cache(self, prefix: Prefix) -> PrefixKVCache:
-        cfg = self.config.vlm
-        rope = Rope.upload(self.runtime, prefix_positions(prefix.pad), cfg.head_dim, cfg.rope_theta)
+        rope = Rope.upload(self.runtime, prefix_positions(prefix.pad), self.config.vlm.rope_theta, self.vlm.rotate)
         mask = upload_mask(self.runtime, attention_mask_2d(prefix.pad, torch.zeros_like(prefix.pad)))
         return fill_prefix_cache(self.vlm, prefix.embs, prefix.pad, rope, mask)
 
@@ -63,8 +62,8 @@ class Pi0Policy:
         ar = torch.cat([suffix_ar_flags(self.config.suffix.horizon, self.config.suffix.has_state_token),
                         torch.zeros(s_pad - s, dtype=torch.bool)])
         mask = suffix_attention_mask(cache.pad, ar, suffix_pad_S=torch.arange(s_pad) < s)
-        cfg = self.config.expert
-        rope = Rope.upload(self.runtime, suffix_positions(cache.pad, s_pad), cfg.head_dim, cfg.rope_theta)
+        rope = Rope.upload(self.runtime, suffix_positions(cache.pad, s_pad), self.config.expert.rope_theta,
+                           self.expert.rotate)
         return rope, upload_mask(self.runtime, mask)
 
     def plan_denoising(self, times: list[float], state: torch.Tensor | None, batch: int):

@@ -16,7 +16,7 @@ from reference.decoder import Decoder as RefDecoder
 from reference.random_init import init_random_, random_policy
 from tests.metrics import compare
 from tt import dual_expert as tt_dual
-from tt.attention import PrefixKVCache, Rope, upload_mask
+from tt.attention import PrefixKVCache, Rope, upload_mask, upload_rotation
 from tt.common import scoped
 from tt.decoder import DecoderLayer
 from tt.ops import ttnn
@@ -87,7 +87,7 @@ def test_decoder_attention_mlp_and_block(runtime, family, precision):
     expected_attention, expected_block = layer.self_attn.o_proj(attn), layer.finish(h, attn, gate)
 
     tt_layer = DecoderLayer(runtime, cfg, scoped(ref.state_dict(), "layers.0."), Precision(precision))
-    rope = Rope.upload(runtime, positions, cfg.head_dim, cfg.rope_theta)
+    rope = Rope.upload(runtime, positions, cfg.rope_theta, upload_rotation(runtime, cfg.head_dim))
     h_dev = _device(runtime, h[:, None])
     tq, tk, tv, tgate = tt_layer.project(h_dev, rope)
     tt_attn = tt_layer.attend(tq, tk, tv, upload_mask(runtime, mask))
@@ -136,7 +136,7 @@ def test_one_shared_attention_layer(runtime, preset, precision):
     ar = suffix_ar_flags(cfg.suffix.horizon, cfg.suffix.has_state_token)
     expected = ref_dual.run_suffix(ref.expert, suffix, ref_dual.fill_prefix_cache(ref.vlm, prefix, pad), ar, cond)
 
-    rope = Rope.upload(runtime, prefix_positions(pad), cfg.vlm.head_dim, cfg.vlm.rope_theta)
+    rope = Rope.upload(runtime, prefix_positions(pad), cfg.vlm.rope_theta, tt.vlm.rotate)
     cache = tt_dual.fill_prefix_cache(tt.vlm, _device(runtime, prefix[:, None]), pad, rope,
                                       upload_mask(runtime, attention_mask_2d(pad, torch.zeros_like(pad))))
     assert isinstance(cache, PrefixKVCache) and len(cache.keys) == 1

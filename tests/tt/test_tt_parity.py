@@ -96,7 +96,7 @@ def test_decoder_stack(runtime, references, preset, precision):
     h = torch.randn(BATCH, TOKENS, cfg.width)
     expected = ref(h, mask, positions)
     tt = Decoder(runtime, cfg, ref.state_dict(), Precision(precision))
-    rope = Rope.upload(runtime, positions, cfg.head_dim, cfg.rope_theta)
+    rope = Rope.upload(runtime, positions, cfg.rope_theta, tt.rotate)
     actual = _host(tt(_device(runtime, h[:, None]), rope, upload_mask(runtime, mask)))[:, 0]
     compare(f"[{runtime.mode}] {preset} decoder {precision}", actual[pad], expected[pad],
             min_pcc=BLOCK_PCC[precision])
