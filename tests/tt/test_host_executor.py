@@ -10,6 +10,7 @@ import torch.nn.functional as F
 import ttnn as real_ttnn
 
 from tests.metrics import compare
+from tests.tt.tensors import to_host
 from tt import host_executor
 from tt.ops import ttnn
 from tt.runtime import CARD_PATH, MOCK_CLUSTER_ENV, N150_GRID, HostDevice, open_runtime
@@ -29,10 +30,6 @@ def _report_mode(runtime, request):
 def up(runtime, t, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT):
     return ttnn.from_torch(t, dtype=dtype, layout=layout, device=runtime.device,
                            memory_config=ttnn.DRAM_MEMORY_CONFIG)
-
-
-def down(x) -> torch.Tensor:
-    return ttnn.to_torch(x).float()
 
 
 def bf16(t: torch.Tensor) -> torch.Tensor:
@@ -68,10 +65,10 @@ def test_from_torch_to_torch_round_trip_keeps_logical_shape(runtime):
     t = torch.randn(1, 1, 40, 72)
     x = up(runtime, t)
     assert list(x.shape) == [1, 1, 40, 72] and list(x.padded_shape) == [1, 1, 64, 96]
-    compare("bf16 round trip", down(x), bf16(t), max_abs=EXACT)
+    compare("bf16 round trip", to_host(x), bf16(t), max_abs=EXACT)
     x8 = up(runtime, t, dtype=ttnn.bfloat8_b)
     assert x8.dtype == ttnn.bfloat8_b and list(x8.shape) == [1, 1, 40, 72]
-    compare("bfp8 round trip", down(x8), t, min_pcc=BFP8_PCC)
+    compare("bfp8 round trip", to_host(x8), t, min_pcc=BFP8_PCC)
 
 
 def test_to_device_and_from_device(runtime):
@@ -91,8 +88,8 @@ def test_as_tensor_uploads_and_caches(runtime, tmp_path):
                                     memory_config=ttnn.DRAM_MEMORY_CONFIG, cache_file_name=tmp_path / "w")
                      for _ in range(2))
     assert len(list(tmp_path.iterdir())) == 1 and runtime.log.count(kind="to_device") == 2
-    compare("as_tensor cached", down(second), down(first), max_abs=EXACT)
-    compare("as_tensor", down(first), t, min_pcc=BFP8_PCC)
+    compare("as_tensor cached", to_host(second), to_host(first), max_abs=EXACT)
+    compare("as_tensor", to_host(first), t, min_pcc=BFP8_PCC)
 
 
 # --- matmul family -------------------------------------------------------------------------------------------
@@ -106,14 +103,14 @@ def test_linear_with_bias_program_and_kernel_configs(runtime, variant):
                     program_config=config, compute_kernel_config=matmul_kernel(), dtype=ttnn.bfloat16,
                     memory_config=ttnn.DRAM_MEMORY_CONFIG)
     assert y.dtype == ttnn.bfloat16 and list(y.shape) == [1, 1, rows, 256]
-    compare(f"linear {variant}", down(y), x_t @ w_t + b_t, min_pcc=BFP8_PCC)
+    compare(f"linear {variant}", to_host(y), x_t @ w_t + b_t, min_pcc=BFP8_PCC)
 
 
 def test_matmul_batched_with_output_dtype(runtime):
     a, b = torch.randn(1, 2, 64, 32), torch.randn(1, 2, 32, 64)
     y = ttnn.matmul(up(runtime, a), up(runtime, b), dtype=ttnn.bfloat8_b)
     assert y.dtype == ttnn.bfloat8_b
-    compare("matmul", down(y), a @ b, min_pcc=BFP8_PCC)
+    compare("matmul", to_host(y), a @ b, min_pcc=BFP8_PCC)
 
 
 # --- eltwise ---------------------------------------------------------------------------------------------------
@@ -123,15 +120,15 @@ def test_binary_tensor_tensor_broadcast(runtime, b_shape):
     a, b = torch.randn(1, 2, 32, 64), torch.randn(*b_shape)
     ta, tb = up(runtime, a), up(runtime, b)
     for op, fn in ((ttnn.add, torch.add), (ttnn.subtract, torch.sub), (ttnn.multiply, torch.mul)):
-        compare(f"{op.__name__} {list(b_shape)}", down(op(ta, tb)), fn(bf16(a), bf16(b)), min_pcc=BF16_PCC)
+        compare(f"{op.__name__} {list(b_shape)}", to_host(op(ta, tb)), fn(bf16(a), bf16(b)), min_pcc=BF16_PCC)
 
 
 def test_binary_tensor_scalar(runtime):
     a = torch.randn(1, 1, 32, 64)
     x = up(runtime, a)
-    compare("add scalar", down(ttnn.add(x, 2.5)), bf16(a) + 2.5, min_pcc=BF16_PCC)
-    compare("multiply scalar", down(ttnn.multiply(x, 0.5)), bf16(a) * 0.5, min_pcc=BF16_PCC)
-    compare("scalar minus tensor", down(ttnn.subtract(1.0, x)), 1.0 - bf16(a), min_pcc=BF16_PCC)
+    compare("add scalar", to_host(ttnn.add(x, 2.5)), bf16(a) + 2.5, min_pcc=BF16_PCC)
+    compare("multiply scalar", to_host(ttnn.multiply(x, 0.5)), bf16(a) * 0.5, min_pcc=BF16_PCC)
+    compare("scalar minus tensor", to_host(ttnn.subtract(1.0, x)), 1.0 - bf16(a), min_pcc=BF16_PCC)
 
 
 @pytest.mark.parametrize("name", ["gelu", "gelu_tanh", "silu", "softmax", "sin", "cos"])
@@ -147,7 +144,7 @@ def test_unary(runtime, name):
         "cos": (lambda: ttnn.cos(x), torch.cos),
     }
     run, reference = ops[name]
-    compare(name, down(run()), reference(bf16(a)), min_pcc=BF16_PCC)
+    compare(name, to_host(run()), reference(bf16(a)), min_pcc=BF16_PCC)
 
 
 def test_gelu_tanh_variant_selects_the_tanh_formula():
@@ -169,17 +166,17 @@ def test_norms(runtime, gamma_layout):
     x, eps = up(runtime, a), 1e-6
     rms = ttnn.rms_norm(x, weight=w, epsilon=eps, compute_kernel_config=matmul_kernel())
     xr = bf16(a)
-    compare("rms_norm", down(rms), xr * torch.rsqrt(xr.pow(2).mean(-1, keepdim=True) + eps) * bf16(gamma),
+    compare("rms_norm", to_host(rms), xr * torch.rsqrt(xr.pow(2).mean(-1, keepdim=True) + eps) * bf16(gamma),
             min_pcc=BF16_PCC)
     ln = ttnn.layer_norm(x, weight=w, bias=b, epsilon=eps)
-    compare("layer_norm", down(ln), F.layer_norm(xr, (d,), bf16(gamma), bf16(beta), eps), min_pcc=BF16_PCC)
+    compare("layer_norm", to_host(ln), F.layer_norm(xr, (d,), bf16(gamma), bf16(beta), eps), min_pcc=BF16_PCC)
 
 
 def test_where(runtime):
     a, b = torch.randn(1, 1, 32, 64), torch.randn(1, 1, 32, 64)
     predicate = (torch.rand(1, 1, 32, 64) > 0.5).float()
     out = ttnn.where(up(runtime, predicate), up(runtime, a), up(runtime, b))
-    compare("where", down(out), torch.where(predicate > 0, bf16(a), bf16(b)), max_abs=EXACT)
+    compare("where", to_host(out), torch.where(predicate > 0, bf16(a), bf16(b)), max_abs=EXACT)
 
 
 # --- data movement ---------------------------------------------------------------------------------------------
@@ -190,25 +187,25 @@ def test_embedding(runtime):
     idx = up(runtime, ids, dtype=ttnn.uint32, layout=ttnn.ROW_MAJOR_LAYOUT)
     rows = ttnn.embedding(idx, w)
     assert rows.layout == ttnn.ROW_MAJOR_LAYOUT
-    compare("embedding", down(rows), bf16(table)[ids.long()], max_abs=EXACT)
+    compare("embedding", to_host(rows), bf16(table)[ids.long()], max_abs=EXACT)
     tiled = ttnn.embedding(idx, w, layout=ttnn.TILE_LAYOUT)
     assert tiled.layout == ttnn.TILE_LAYOUT
-    compare("embedding tiled", down(tiled), bf16(table)[ids.long()], max_abs=EXACT)
+    compare("embedding tiled", to_host(tiled), bf16(table)[ids.long()], max_abs=EXACT)
 
 
 def test_concat_slice_reshape_permute(runtime):
     a, b, c = torch.randn(1, 1, 32, 64), torch.randn(1, 1, 32, 32), torch.randn(1, 1, 64, 64)
     ta = up(runtime, a)
-    compare("concat -1", down(ttnn.concat([ta, up(runtime, b)], dim=-1)), bf16(torch.cat([a, b], -1)),
+    compare("concat -1", to_host(ttnn.concat([ta, up(runtime, b)], dim=-1)), bf16(torch.cat([a, b], -1)),
             max_abs=EXACT)
-    compare("concat 2", down(ttnn.concat([ta, up(runtime, c)], dim=2)), bf16(torch.cat([a, c], 2)), max_abs=EXACT)
+    compare("concat 2", to_host(ttnn.concat([ta, up(runtime, c)], dim=2)), bf16(torch.cat([a, c], 2)), max_abs=EXACT)
     big = torch.randn(1, 1, 64, 128)
-    compare("slice", down(ttnn.slice(up(runtime, big), [0, 0, 32, 0], [1, 1, 64, 64])), bf16(big[:, :, 32:, :64]),
+    compare("slice", to_host(ttnn.slice(up(runtime, big), [0, 0, 32, 0], [1, 1, 64, 64])), bf16(big[:, :, 32:, :64]),
             max_abs=EXACT)
-    compare("reshape", down(ttnn.reshape(ta, (1, 2, 16, 64))), bf16(a.reshape(1, 2, 16, 64)), max_abs=EXACT)
-    compare("permute", down(ttnn.permute(ta, (0, 2, 1, 3))), bf16(a.permute(0, 2, 1, 3)), max_abs=EXACT)
-    compare("unsqueeze", down(ttnn.unsqueeze(up(runtime, a[0]), 0)), bf16(a), max_abs=EXACT)
-    compare("squeeze", down(ttnn.squeeze(ta, 0)), bf16(a[0]), max_abs=EXACT)
+    compare("reshape", to_host(ttnn.reshape(ta, (1, 2, 16, 64))), bf16(a.reshape(1, 2, 16, 64)), max_abs=EXACT)
+    compare("permute", to_host(ttnn.permute(ta, (0, 2, 1, 3))), bf16(a.permute(0, 2, 1, 3)), max_abs=EXACT)
+    compare("unsqueeze", to_host(ttnn.unsqueeze(up(runtime, a[0]), 0)), bf16(a), max_abs=EXACT)
+    compare("squeeze", to_host(ttnn.squeeze(ta, 0)), bf16(a[0]), max_abs=EXACT)
 
 
 def test_layout_memory_and_dtype_conversions(runtime):
@@ -218,14 +215,14 @@ def test_layout_memory_and_dtype_conversions(runtime):
     assert rm.layout == ttnn.ROW_MAJOR_LAYOUT
     tiled = ttnn.to_layout(rm, ttnn.TILE_LAYOUT)
     assert tiled.layout == ttnn.TILE_LAYOUT and list(tiled.shape) == [1, 1, 40, 64]
-    compare("to_layout", down(tiled), bf16(a), max_abs=EXACT)
-    compare("to_memory_config", down(ttnn.to_memory_config(x, ttnn.L1_MEMORY_CONFIG)), bf16(a), max_abs=EXACT)
+    compare("to_layout", to_host(tiled), bf16(a), max_abs=EXACT)
+    compare("to_memory_config", to_host(ttnn.to_memory_config(x, ttnn.L1_MEMORY_CONFIG)), bf16(a), max_abs=EXACT)
     x8 = ttnn.typecast(x, ttnn.bfloat8_b)
     assert x8.dtype == ttnn.bfloat8_b
-    compare("typecast bfp8", down(x8), a, min_pcc=BFP8_PCC)
+    compare("typecast bfp8", to_host(x8), a, min_pcc=BFP8_PCC)
     back = ttnn.typecast(x8, ttnn.bfloat16)
     assert back.dtype == ttnn.bfloat16
-    compare("typecast bf16", down(back), down(x8), max_abs=EXACT)
+    compare("typecast bf16", to_host(back), to_host(x8), max_abs=EXACT)
 
 
 # --- attention ---------------------------------------------------------------------------------------------------
@@ -243,10 +240,10 @@ def test_nlp_create_qkv_heads_fused(runtime, transpose_k):
     q, k, v = ttnn.experimental.nlp_create_qkv_heads(up(runtime, fused), num_heads=h, num_kv_heads=kv, **kwargs)
     ref = bf16(fused)
     k_ref = heads(ref[..., h * d:(h + kv) * d], kv, d)
-    compare("q heads", down(q), heads(ref[..., : h * d], h, d), max_abs=EXACT)
+    compare("q heads", to_host(q), heads(ref[..., : h * d], h, d), max_abs=EXACT)
     # the docstring's default transposes K to [B, K, hd, S]
-    compare("k heads", down(k), k_ref.transpose(-2, -1) if transpose_k is None else k_ref, max_abs=EXACT)
-    compare("v heads", down(v), heads(ref[..., (h + kv) * d:], kv, d), max_abs=EXACT)
+    compare("k heads", to_host(k), k_ref.transpose(-2, -1) if transpose_k is None else k_ref, max_abs=EXACT)
+    compare("v heads", to_host(v), heads(ref[..., (h + kv) * d:], kv, d), max_abs=EXACT)
 
 
 def test_nlp_create_qkv_heads_separate_kv(runtime):
@@ -254,17 +251,17 @@ def test_nlp_create_qkv_heads_separate_kv(runtime):
     q_in, kv_in = torch.randn(1, 1, s, h * d), torch.randn(1, 1, s, 2 * kv * d)
     q, k, v = ttnn.experimental.nlp_create_qkv_heads(up(runtime, q_in), up(runtime, kv_in), num_heads=h,
                                                      num_kv_heads=kv, transpose_k_heads=False)
-    compare("q", down(q), heads(bf16(q_in), h, d), max_abs=EXACT)
-    compare("k", down(k), heads(bf16(kv_in)[..., : kv * d], kv, d), max_abs=EXACT)
-    compare("v", down(v), heads(bf16(kv_in)[..., kv * d:], kv, d), max_abs=EXACT)
+    compare("q", to_host(q), heads(bf16(q_in), h, d), max_abs=EXACT)
+    compare("k", to_host(k), heads(bf16(kv_in)[..., : kv * d], kv, d), max_abs=EXACT)
+    compare("v", to_host(v), heads(bf16(kv_in)[..., kv * d:], kv, d), max_abs=EXACT)
 
 
 def test_concat_heads(runtime):
     x = torch.randn(1, 4, 64, 32)
     merged = bf16(x).permute(0, 2, 1, 3).reshape(1, 64, 128)
-    compare("nlp_concat_heads", down(ttnn.experimental.nlp_concat_heads(up(runtime, x))), merged.unsqueeze(1),
+    compare("nlp_concat_heads", to_host(ttnn.experimental.nlp_concat_heads(up(runtime, x))), merged.unsqueeze(1),
             max_abs=EXACT)
-    compare("concatenate_heads", down(ttnn.transformer.concatenate_heads(up(runtime, x))), merged, max_abs=EXACT)
+    compare("concatenate_heads", to_host(ttnn.transformer.concatenate_heads(up(runtime, x))), merged, max_abs=EXACT)
 
 
 def test_sdpa_with_additive_mask(runtime):
@@ -280,7 +277,7 @@ def test_sdpa_with_additive_mask(runtime):
         program_config=config, compute_kernel_config=matmul_kernel())
     k_rep, v_rep = (bf16(t).repeat_interleave(h // kv, dim=1) for t in (k, v))
     expected = F.scaled_dot_product_attention(bf16(q), k_rep, v_rep, attn_mask=mask, scale=scale)
-    compare("sdpa", down(out), expected, min_pcc=BF16_PCC)
+    compare("sdpa", to_host(out), expected, min_pcc=BF16_PCC)
 
 
 # --- the executor's checks (host tensors, called directly: the same in both modes) -------------------------------

@@ -15,26 +15,18 @@ from reference.attention import attend
 from reference.decoder import Decoder as RefDecoder
 from reference.random_init import init_random_, random_policy
 from tests.metrics import compare
+from tests.tt.tensors import BLOCK_PCC, to_host
 from tt import dual_expert as tt_dual
 from tt.attention import PrefixKVCache, Rope, upload_mask, upload_rotation
-from tt.common import scoped
+from tt.common import scoped, upload
 from tt.decoder import DecoderLayer
 from tt.ops import ttnn
 from tt.policy import Pi0Policy as TTPolicy
 from tt.precision import Precision
 from tt.siglip import SiglipAttention, SiglipMLP
 
-BLOCK_PCC = {"bf16": 0.999, "bfp8": 0.995}
 PRECISIONS = ("bf16", "bfp8")
 BATCH, SEQ = 2, 37
-
-
-def _host(t) -> torch.Tensor:
-    return ttnn.to_torch(t).float()
-
-
-def _device(runtime, t: torch.Tensor):
-    return ttnn.from_torch(t.contiguous(), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=runtime.device)
 
 
 def _decoders() -> dict[str, RefDecoder]:
@@ -63,11 +55,12 @@ def test_siglip_attention_and_mlp(runtime, vision, precision):
     x = layer.layer_norm1(vision.embeddings(torch.rand(BATCH, 3, 224, 224) * 2 - 1))
     cfg = get_preset("pi0-tiny").vision
     attention = SiglipAttention(runtime, cfg, scoped(weights, "self_attn."), Precision(precision))
-    compare(f"[{runtime.mode}] siglip attention {precision}", _host(attention(_device(runtime, x[:, None])))[:, 0],
-            layer.self_attn(x), min_pcc=BLOCK_PCC[precision])
+    x_dev = upload(runtime, x[:, None], ttnn.bfloat16)
+    compare(f"[{runtime.mode}] siglip attention {precision}", to_host(attention(x_dev))[:, 0], layer.self_attn(x),
+            min_pcc=BLOCK_PCC[precision])
     mlp = SiglipMLP(runtime, scoped(weights, "mlp."), Precision(precision))
-    compare(f"[{runtime.mode}] siglip mlp {precision}", _host(mlp(_device(runtime, x[:, None])))[:, 0],
-            layer.mlp(x), min_pcc=BLOCK_PCC[precision])
+    compare(f"[{runtime.mode}] siglip mlp {precision}", to_host(mlp(x_dev))[:, 0], layer.mlp(x),
+            min_pcc=BLOCK_PCC[precision])
 
 
 @pytest.mark.parametrize("family", DECODERS)
@@ -88,14 +81,14 @@ def test_decoder_attention_mlp_and_block(runtime, family, precision):
 
     tt_layer = DecoderLayer(runtime, cfg, scoped(ref.state_dict(), "layers.0."), Precision(precision))
     rope = Rope.upload(runtime, positions, cfg.rope_theta, upload_rotation(runtime, cfg.head_dim))
-    h_dev = _device(runtime, h[:, None])
+    h_dev = upload(runtime, h[:, None], ttnn.bfloat16)
     tq, tk, tv, tgate = tt_layer.project(h_dev, rope)
     tt_attn = tt_layer.attend(tq, tk, tv, upload_mask(runtime, mask))
     label = f"[{runtime.mode}] {family} {precision}"
-    compare(f"{label} attention", _host(tt_layer.o_proj(tt_attn))[:, 0][pad], expected_attention[pad],
+    compare(f"{label} attention", to_host(tt_layer.o_proj(tt_attn))[:, 0][pad], expected_attention[pad],
             min_pcc=BLOCK_PCC[precision])
-    compare(f"{label} mlp", _host(tt_layer.mlp(h_dev))[:, 0], layer.mlp(h), min_pcc=BLOCK_PCC[precision])
-    compare(f"{label} block", _host(tt_layer.finish(h_dev, tt_attn, tgate))[:, 0][pad], expected_block[pad],
+    compare(f"{label} mlp", to_host(tt_layer.mlp(h_dev))[:, 0], layer.mlp(h), min_pcc=BLOCK_PCC[precision])
+    compare(f"{label} block", to_host(tt_layer.finish(h_dev, tt_attn, tgate))[:, 0][pad], expected_block[pad],
             min_pcc=BLOCK_PCC[precision])
 
 
@@ -109,12 +102,12 @@ def test_suffix_embeddings(runtime, preset, precision):
     state = torch.randn(BATCH, 32) if ref.config.suffix.has_state_token else None
     expected, cond = ref.suffix(x_t, t, state)
     plan = tt.suffix.prepare([0.7], state, BATCH)
-    actual = _host(tt.suffix.embed(_device(runtime, x_t[:, None]), plan, 0))[:, 0, :expected.shape[1]]
+    actual = to_host(tt.suffix.embed(upload(runtime, x_t[:, None], ttnn.bfloat16), plan, 0))[:, 0, :expected.shape[1]]
     compare(f"[{runtime.mode}] {preset} suffix embeddings {precision}", actual, expected,
             min_pcc=BLOCK_PCC[precision])
     if cond is not None:
         compare(f"[{runtime.mode}] {preset} time condition {precision}",
-                _host(plan.step_conditions[0])[0, 0].expand_as(cond), cond, min_pcc=BLOCK_PCC[precision])
+                to_host(plan.step_conditions[0])[0, 0].expand_as(cond), cond, min_pcc=BLOCK_PCC[precision])
 
 
 @pytest.mark.parametrize("preset", ["pi05-tiny", "pi0-qwen3-tiny"])
@@ -137,12 +130,13 @@ def test_one_shared_attention_layer(runtime, preset, precision):
     expected = ref_dual.run_suffix(ref.expert, suffix, ref_dual.fill_prefix_cache(ref.vlm, prefix, pad), ar, cond)
 
     rope = Rope.upload(runtime, prefix_positions(pad), cfg.vlm.rope_theta, tt.vlm.rotate)
-    cache = tt_dual.fill_prefix_cache(tt.vlm, _device(runtime, prefix[:, None]), pad, rope,
+    cache = tt_dual.fill_prefix_cache(tt.vlm, upload(runtime, prefix[:, None], ttnn.bfloat16), pad, rope,
                                       upload_mask(runtime, attention_mask_2d(pad, torch.zeros_like(pad))))
     assert isinstance(cache, PrefixKVCache) and len(cache.keys) == 1
     suffix_rope, suffix_mask = tt.suffix_attention(cache)
     plan, modulations = tt.plan_denoising([0.4], state, BATCH)
-    hidden = tt_dual.run_suffix(tt.expert, tt.suffix.embed(_device(runtime, x_t[:, None]), plan, 0), cache,
-                                suffix_rope, suffix_mask, modulations[0] if modulations else None)
+    tt_suffix = tt.suffix.embed(upload(runtime, x_t[:, None], ttnn.bfloat16), plan, 0)
+    hidden = tt_dual.run_suffix(tt.expert, tt_suffix, cache, suffix_rope, suffix_mask,
+                                modulations[0] if modulations else None)
     compare(f"[{runtime.mode}] {preset} shared-attention layer {precision}",
-            _host(hidden)[:, 0, :expected.shape[1]], expected, min_pcc=BLOCK_PCC[precision])
+            to_host(hidden)[:, 0, :expected.shape[1]], expected, min_pcc=BLOCK_PCC[precision])

@@ -14,8 +14,9 @@ from models import Observation, get_preset
 from models.masks import attention_mask_2d, prefix_positions
 from reference.random_init import random_policy
 from tests.metrics import compare
+from tests.tt.tensors import BLOCK_PCC, to_host
 from tt.attention import Rope, upload_mask
-from tt.common import scoped
+from tt.common import scoped, upload
 from tt.decoder import Decoder
 from tt.ops import ttnn
 from tt.policy import Pi0Policy as TTPolicy
@@ -23,7 +24,6 @@ from tt.precision import Precision
 from tt.projector import Projector
 from tt.siglip import SiglipEncoderLayer, SiglipVisionTower
 
-BLOCK_PCC = {"bf16": 0.999, "bfp8": 0.995}
 STEP_PCC = 0.995
 END_TO_END_PCC = {"bf16": 0.995, "bfp8": 0.99}
 PRESETS = ("pi0-tiny", "pi05-tiny", "pi0-qwen3-tiny")
@@ -33,15 +33,6 @@ BATCH, TOKENS = 2, 37
 @pytest.fixture(scope="module")
 def references():
     return {name: random_policy(get_preset(name), seed=21).eval() for name in PRESETS}
-
-
-def _host(t) -> torch.Tensor:
-    return ttnn.to_torch(t).float()
-
-
-def _device(runtime, t: torch.Tensor, dtype=None):
-    return ttnn.from_torch(t.contiguous(), dtype=dtype or ttnn.bfloat16, layout=ttnn.TILE_LAYOUT,
-                           device=runtime.device)
 
 
 def _observation(cfg, seed: int = 0) -> Observation:
@@ -63,13 +54,14 @@ def test_siglip_block_and_tower(runtime, references, precision):
     weights = ref.state_dict()
     cfg = get_preset("pi0-tiny").vision
     tower = SiglipVisionTower(runtime, cfg, weights, Precision(precision))
-    compare(f"[{runtime.mode}] siglip tower {precision}", _host(tower(pixels))[:, 0], ref(pixels),
+    compare(f"[{runtime.mode}] siglip tower {precision}", to_host(tower(pixels))[:, 0], ref(pixels),
             min_pcc=BLOCK_PCC[precision])
 
     x = ref.embeddings(pixels)
     layer = SiglipEncoderLayer(runtime, cfg, scoped(weights, "encoder.layers.0."), Precision(precision))
-    compare(f"[{runtime.mode}] siglip block {precision}", _host(layer(_device(runtime, x[:, None])))[:, 0],
-            ref.encoder.layers[0](x), min_pcc=BLOCK_PCC[precision])
+    actual = to_host(layer(upload(runtime, x[:, None], ttnn.bfloat16)))[:, 0]
+    compare(f"[{runtime.mode}] siglip block {precision}", actual, ref.encoder.layers[0](x),
+            min_pcc=BLOCK_PCC[precision])
 
 
 @pytest.mark.parametrize("precision", ["bf16", "bfp8"])
@@ -78,8 +70,8 @@ def test_projector(runtime, references, precision):
     ref = references["pi0-tiny"].projector
     x = torch.randn(BATCH, 256, ref.linear.in_features)
     tt = Projector(runtime, ref.state_dict(), Precision(precision))
-    compare(f"[{runtime.mode}] projector {precision}", _host(tt(_device(runtime, x[:, None])))[:, 0], ref(x),
-            min_pcc=BLOCK_PCC[precision])
+    actual = to_host(tt(upload(runtime, x[:, None], ttnn.bfloat16)))[:, 0]
+    compare(f"[{runtime.mode}] projector {precision}", actual, ref(x), min_pcc=BLOCK_PCC[precision])
 
 
 @pytest.mark.parametrize("preset", ["pi0-tiny", "pi0-qwen3-tiny"])
@@ -97,7 +89,7 @@ def test_decoder_stack(runtime, references, preset, precision):
     expected = ref(h, mask, positions)
     tt = Decoder(runtime, cfg, ref.state_dict(), Precision(precision))
     rope = Rope.upload(runtime, positions, cfg.rope_theta, tt.rotate)
-    actual = _host(tt(_device(runtime, h[:, None]), rope, upload_mask(runtime, mask)))[:, 0]
+    actual = to_host(tt(upload(runtime, h[:, None], ttnn.bfloat16), rope, upload_mask(runtime, mask)))[:, 0]
     compare(f"[{runtime.mode}] {preset} decoder {precision}", actual[pad], expected[pad],
             min_pcc=BLOCK_PCC[precision])
 
@@ -112,7 +104,7 @@ def test_prefix_and_one_denoising_step(runtime, references, preset):
     ref_prefix, tt_prefix = ref.embed_prefix(obs), tt.embed_prefix(obs)
     p = ref_prefix.pad.shape[1]
     assert torch.equal(tt_prefix.pad[:, :p], ref_prefix.pad) and not tt_prefix.pad[:, p:].any()
-    compare(f"[{runtime.mode}] {preset} prefix embeddings bfp8", _host(tt_prefix.embs)[:, 0, :p][ref_prefix.pad],
+    compare(f"[{runtime.mode}] {preset} prefix embeddings bfp8", to_host(tt_prefix.embs)[:, 0, :p][ref_prefix.pad],
             ref_prefix.embs[ref_prefix.pad], min_pcc=BLOCK_PCC["bfp8"])
 
     gen = torch.Generator().manual_seed(3)
