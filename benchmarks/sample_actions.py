@@ -21,7 +21,6 @@ RMSNorm weights stay float32, the rest is bfloat16; its state/action projections
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import platform
@@ -235,11 +234,9 @@ def run_profile(args) -> dict:
         t = torch.full((BATCH,), 0.5)
         velocity_s, _ = timed(lambda: policy.velocity(noise, t, cache, st), max(3, n))
     total_s, _ = timed(call, n)
-    stages = {}
-    if "on_stage" in inspect.signature(policy.sample_actions).parameters:  # in-situ split of one real call
-        marks = [("start", time.perf_counter())]
-        policy.sample_actions(obs, noise=noise, on_stage=lambda name: marks.append((name, time.perf_counter())))
-        stages = {name: t1 - t0 for (_, t0), (name, t1) in zip(marks, marks[1:])}
+    marks = [("start", time.perf_counter())]  # in-situ split of one real call
+    policy.sample_actions(obs, noise=noise, on_stage=lambda name: marks.append((name, time.perf_counter())))
+    stages = {name: t1 - t0 for (_, t0), (name, t1) in zip(marks, marks[1:])}
     steps = policy.config.sampler.num_steps
     return dict(impl="ours", preset=args.preset, dtype=args.dtype, cameras=args.num_cameras,
                 prefix_tokens=int(prefix.embs.shape[1]), vision_s=vision_s, embed_prefix_s=prefix_s,
@@ -297,18 +294,17 @@ def _spawn(args, impl: str, dtype: str, cams: int, profile: bool = False) -> dic
 
 def _other_load(seconds: float = 2.0) -> float:
     """Fraction of all CPUs busy (other processes; the parent itself only sleeps) over `seconds`."""
-    j0, c0 = _busy_jiffies(), _own_cpu_s()
-    time.sleep(seconds)
-    busy = (_busy_jiffies() - j0) / os.sysconf("SC_CLK_TCK") - (_own_cpu_s() - c0)
-    return max(0.0, busy) / (seconds * os.cpu_count())
+    with _Interference() as measured:
+        time.sleep(seconds)
+    return measured.other
 
 
 def _wait_idle(limit_s: float) -> None:
-    """Wait (at most limit_s) until other processes use < 5% of the machine."""
+    """Wait (at most limit_s) until other processes use less than NOISY of the machine."""
     deadline = time.perf_counter() + limit_s
     while limit_s > 0:
         load = _other_load()
-        if load < 0.05:
+        if load < NOISY:
             return
         if time.perf_counter() > deadline:
             print(f"[run] machine still {100 * load:.0f}% busy with other processes; measuring anyway", flush=True)
@@ -383,9 +379,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads in each child")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per child process")
     ap.add_argument("--wait-idle", type=float, default=0, metavar="S",
-                    help="before each child, wait up to S seconds for other processes to go quiet (<5%% CPU)")
+                    help="before each child, wait up to S seconds for other processes to go quiet "
+                         f"(< {100 * NOISY:.0f}%% CPU)")
     ap.add_argument("--retry-noisy", type=int, default=0, metavar="N",
-                    help="re-run a measurement up to N times while other processes used > 5%% of the CPUs during it")
+                    help=f"re-run a measurement up to N times while other processes used > {100 * NOISY:.0f}%% of the "
+                         "CPUs during it")
     ap.add_argument("--json", type=Path, help="also write all results here")
     ap.add_argument("--profile", action="store_true", help="only profile OUR sample_actions by stage")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -426,12 +424,11 @@ def main() -> None:
                   f"{r['velocity_s'] * r['num_steps']:.2f} s")
             print(f"  sample_actions total       {r['sample_actions_s']:8.2f} s  "
                   f"(unaccounted {r['unaccounted_s']:+.2f} s)")
-            if r["stages_s"]:
-                st = r["stages_s"]
-                step_s = [v for k, v in st.items() if k.startswith("step")]
-                print("  in one sample_actions call (on_stage): " + ", ".join(
-                    f"{k} {v:.2f} s" for k, v in st.items() if not k.startswith("step"))
-                    + f", {len(step_s)} steps {sum(step_s):.2f} s (median step {statistics.median(step_s):.2f} s)")
+            st = r["stages_s"]
+            step_s = [v for k, v in st.items() if k.startswith("step")]
+            print("  in one sample_actions call (on_stage): " + ", ".join(
+                f"{k} {v:.2f} s" for k, v in st.items() if not k.startswith("step"))
+                + f", {len(step_s)} steps {sum(step_s):.2f} s (median step {statistics.median(step_s):.2f} s)")
             if r["max_other_load"] > NOISY:
                 print(f"  WARNING: other processes used up to {100 * r['max_other_load']:.0f}% of the CPUs meanwhile")
     else:

@@ -23,8 +23,8 @@ from models.tokenizer import load_tokenizer
 
 from .checkpoint import WEIGHTS, ensure_demo_checkpoint, robot_action_dim
 from .plot import plot_actions
+from .render_scene import IMAGES
 
-IMAGES = Path(__file__).resolve().parent / "images"
 DEFAULT_PROMPT = "put the red cube in the bowl"
 
 

@@ -1,11 +1,10 @@
 """The demo's default checkpoint: a tiny pi0-shaped policy with deterministic random weights, written on first use
-in lerobot's format (model.safetensors with bfloat16 matrices and float32 norms / small projections, config.json,
-normalisation statistics) and reused after. Written to a temporary directory and renamed, so a half-written
+in lerobot's format (model.safetensors in lerobot's dtypes, config.json, normalisation statistics) and reused
+after. Written to a temporary directory and renamed, so a half-written
 checkpoint is never picked up."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -13,21 +12,15 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from models import get_preset
-from models.checkpoint import write_checkpoint
+from models import PolicyConfig, get_preset
+from models.checkpoint import lerobot_dtype, write_checkpoint
+from models.checkpoint.files import read_config
 from models.normalization import ACTION_KEY, STATE_KEY
 from reference.random_init import random_policy
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 ROBOT_STATE_DIM, ROBOT_ACTION_DIM = 8, 7  # e.g. 7 joints + gripper in, 6 joints + gripper out
 SEED = 0
-
-
-def _lerobot_dtypes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """As lerobot saves pi0: norms, biases and the vision/projector path float32, the decoder matrices bfloat16."""
-    keep_float = ("vision.", "projector.", "suffix.")
-    return {k: v if (v.ndim < 2 or k.startswith(keep_float) or "norm" in k) else v.to(torch.bfloat16)
-            for k, v in state.items()}
 
 
 def _stats(kind: str, gen: torch.Generator) -> tuple[dict, dict]:
@@ -40,8 +33,7 @@ def _stats(kind: str, gen: torch.Generator) -> tuple[dict, dict]:
     return feature(STATE_KEY, ROBOT_STATE_DIM), feature(ACTION_KEY, ROBOT_ACTION_DIM)
 
 
-def _config(policy: str) -> dict:
-    cfg = get_preset(f"{policy}-tiny")
+def _config(cfg: PolicyConfig) -> dict:
     visual = {f"observation.images.{c}": {"type": "VISUAL", "shape": [3, 224, 224]} for c in cfg.cameras}
     return {"type": "pi05" if cfg.suffix.kind == "pi05" else "pi0", "chunk_size": cfg.suffix.horizon,
             "rope_theta": cfg.vlm.rope_theta,
@@ -58,9 +50,9 @@ def ensure_demo_checkpoint(policy: str, root: Path = WEIGHTS) -> Path:
         return directory
     tmp = root / f".{directory.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
-    weights = random_policy(get_preset(f"{policy}-tiny"), seed=SEED).state_dict()
-    write_checkpoint(_lerobot_dtypes(weights), tmp, _config(policy))
-    state_stats, action_stats = _stats(get_preset(f"{policy}-tiny").suffix.kind, torch.Generator().manual_seed(SEED))
+    cfg = get_preset(f"{policy}-tiny")
+    write_checkpoint(random_policy(cfg, seed=SEED).state_dict(), tmp, _config(cfg), stored_dtype=lerobot_dtype)
+    state_stats, action_stats = _stats(cfg.suffix.kind, torch.Generator().manual_seed(SEED))
     save_file({**state_stats, **action_stats}, str(tmp / "policy_preprocessor_step_0_normalizer_processor.safetensors"))
     save_file(action_stats, str(tmp / "policy_postprocessor_step_0_unnormalizer_processor.safetensors"))
     os.replace(tmp, directory)
@@ -69,8 +61,5 @@ def ensure_demo_checkpoint(policy: str, root: Path = WEIGHTS) -> Path:
 
 def robot_action_dim(directory: Path) -> int | None:
     """The robot's action width from config.json's output_features, if the checkpoint says."""
-    meta_path = directory / "config.json"
-    if not meta_path.is_file():
-        return None
-    shape = json.loads(meta_path.read_text()).get("output_features", {}).get(ACTION_KEY, {}).get("shape")
+    shape = read_config(directory).get("output_features", {}).get(ACTION_KEY, {}).get("shape")
     return int(shape[0]) if shape else None

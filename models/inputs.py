@@ -103,8 +103,7 @@ def make_observation(config: PolicyConfig, images: Mapping[str, ImageLike], prom
     observation = Observation(images=model_images, tokens=tokens.to(device), token_masks=token_masks.to(device),
                               image_masks=image_masks,
                               state=None if model_state is None else model_state.to(device))
-    observation.validate(config.cameras, config.vision.image_size, config.suffix.state_dim,
-                         config.suffix.has_state_token, config.vlm.vocab_size, config.max_token_len)
+    observation.validate(config)
     return observation
 
 

@@ -28,9 +28,10 @@ class Observation:
     def batch_size(self) -> int:
         return self.tokens.shape[0]
 
-    def validate(self, cameras: tuple[str, ...], image_size: int, state_dim: int, needs_state: bool,
-                 vocab_size: int, max_token_len: int) -> None:
-        """Raise ValueError naming the offending field on any shape, dtype or range problem."""
+    def validate(self, config) -> None:
+        """Raise ValueError naming the offending field on any shape, dtype or range problem for a PolicyConfig."""
+        cameras, image_size, vocab_size = config.cameras, config.vision.image_size, config.vlm.vocab_size
+        max_token_len, state_dim = config.max_token_len, config.suffix.state_dim
         b = self.batch_size
         if self.tokens.ndim != 2 or self.tokens.dtype not in (torch.int32, torch.int64):
             raise ValueError(f"tokens must be an integer tensor [B, L], got {tuple(self.tokens.shape)} {self.tokens.dtype}")
@@ -56,7 +57,7 @@ class Observation:
                 raise ValueError(f"image_masks has {name!r} but images does not")
             if mask.shape != (b,) or mask.dtype != torch.bool:
                 raise ValueError(f"image_masks[{name!r}] must be bool [{b}], got {tuple(mask.shape)} {mask.dtype}")
-        if needs_state:
+        if config.suffix.has_state_token:
             if self.state is None:
                 raise ValueError("this policy (pi0) needs observation.state")
             if self.state.ndim != 2 or self.state.shape[0] != b or self.state.shape[1] > state_dim:
@@ -67,8 +68,7 @@ class Observation:
     def checked_cameras(self, config) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Validate against a PolicyConfig, then (images, masks) of the given configured cameras in config order;
         absent cameras are left out (they would be masked slots, invisible to every token)."""
-        self.validate(config.cameras, config.vision.image_size, config.suffix.state_dim,
-                      config.suffix.has_state_token, config.vlm.vocab_size, config.max_token_len)
+        self.validate(config)
         images, masks = [], []
         for name in config.cameras:
             if name in self.images:
