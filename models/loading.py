@@ -11,7 +11,7 @@ from loguru import logger
 
 from .checkpoint import LoadReport, preset_report, read_checkpoint
 from .checkpoint.layout import COMPONENTS
-from .checkpoint.report import module_component
+from .checkpoint.report import module_component, random_source
 from .config import PolicyConfig
 from .presets import PRESETS, get_preset
 
@@ -51,7 +51,7 @@ def _from_checkpoint(directory: str, dtype: torch.dtype, seed: int, base_preset:
         part = getattr(policy, name).to_empty(device="cpu")
         part_seed = seed * len(COMPONENTS) + COMPONENTS.index(name)  # distinct per component and per seed
         init_random_(part, part_seed)
-        random_parts[name] = module_component(name, part, f"random (seed {part_seed})")
+        random_parts[name] = module_component(name, part, random_source(part_seed))
     result = policy.load_state_dict(dict(checkpoint.tensors(dtype)), assign=True, strict=False)
     unfilled = [name for name, p in policy.named_parameters() if p.is_meta]
     if result.unexpected_keys or unfilled:  # validation rules both out; never run on unset weights

@@ -15,9 +15,20 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from models import Observation
 from models.checkpoint import lerobot_dtype, write_safetensors_dir
 
 VLM_VOCAB = 1024
+META = {"chunk_size": 50, "tokenizer_max_length": 48}  # the config.json the tests' lerobot checkpoints carry
+
+
+def observation(with_state: bool) -> Observation:
+    """One fixed single-camera observation (with a 32-dim state for pi0)."""
+    gen = torch.Generator().manual_seed(1)
+    return Observation(images={"base_0_rgb": torch.rand(1, 3, 224, 224, generator=gen) * 2 - 1},
+                       tokens=torch.randint(0, VLM_VOCAB, (1, 12), generator=gen),
+                       token_masks=torch.ones(1, 12, dtype=torch.bool),
+                       state=torch.randn(1, 32, generator=gen) if with_state else None)
 
 
 def mixed_dtype(name: str, tensor: torch.Tensor) -> torch.dtype:

@@ -14,10 +14,7 @@ import torch
 from models import get_preset, load_policy
 from models.checkpoint import CheckpointError, checkpoint_key, lerobot_dtype, open_safetensors, save_tensors
 from reference.random_init import random_policy
-from tests.checkpoint_files import hf_decoder_tensors, pi0_tensors, prismatic_tensors, write_dir
-
-META = {"chunk_size": 50, "tokenizer_max_length": 48}
-
+from tests.checkpoint_files import META, hf_decoder_tensors, pi0_tensors, prismatic_tensors, write_dir
 
 @pytest.fixture(scope="module")
 def pi0_state():

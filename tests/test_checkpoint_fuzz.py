@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import re
-import struct
 
 import pytest
 import torch
@@ -14,11 +13,10 @@ import torch
 from models import get_preset, load_policy
 from models.checkpoint import CheckpointError, lerobot_dtype, open_safetensors, write_checkpoint
 from reference.random_init import random_policy
-from tests.checkpoint_files import dense_state
+from tests.checkpoint_files import META, dense_state
 
 SEED = 20260611
 HEADER_FLIPS, HEADER_SPLICES, DATA_FLIPS, NON_FINITE, TRUNCATIONS = 200, 40, 120, 40, 40
-META = {"chunk_size": 50, "tokenizer_max_length": 48}
 _NAMED = re.compile(r"model\.safetensors|'[^']+'|\b[\w.]+\.(weight|bias)\b")
 _NON_FINITE_BITS = {"F32": (0x7F800000, 0xFF800000, 0x7FC00000), "BF16": (0x7F80, 0xFF80, 0x7FC0),
                     "F16": (0x7C00, 0xFC00, 0x7E00)}
@@ -32,8 +30,8 @@ class Pristine:
         write_checkpoint(source.state_dict(), directory, META, stored_dtype=lerobot_dtype)
         self.directory, self.path = directory, directory / "model.safetensors"
         self.raw = self.path.read_bytes()
-        self.header_end = 8 + struct.unpack("<Q", self.raw[:8])[0]
         file = open_safetensors(self.path)
+        self.header_end = file.data_start
         self.entries = sorted(file.entries.values(), key=lambda e: e.begin)
         policy = load_policy(directory)
         # A copy: the loaded tensors are views of the mapped file, which the cases below damage in place.

@@ -9,12 +9,12 @@ import pytest
 import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
-from models import Observation, PolicyConfig, get_preset, load_policy, qwen_decoder
+from models import PolicyConfig, get_preset, load_policy, qwen_decoder
 from models.checkpoint import lerobot_dtype
 from models.presets import SIGLIP_TINY
 from reference.random_init import random_policy
 from tests.checkpoint_files import (dense_state, hf_decoder_tensors, mixed_dtype, pi0_tensors, prismatic_tensors,
-                                    rounded, with_parts_of, write_dir)
+                                    observation, rounded, with_parts_of, write_dir)
 from tests.metrics import compare
 
 ACTIONS_MAX_ABS = 1e-5  # same weights; only BLAS paths differ (oneDNN vs MKL, mapped-file alignment)
@@ -27,14 +27,6 @@ def _meta(preset: str) -> dict:
 QWEN3_TINY = "pi0-qwen3-tiny"
 
 
-def _observation(with_state: bool) -> Observation:
-    gen = torch.Generator().manual_seed(1)
-    return Observation(images={"base_0_rgb": torch.rand(1, 3, 224, 224, generator=gen) * 2 - 1},
-                       tokens=torch.randint(0, 1024, (1, 12), generator=gen),
-                       token_masks=torch.ones(1, 12, dtype=torch.bool),
-                       state=torch.randn(1, 32, generator=gen) if with_state else None)
-
-
 def _same_policy(name: str, loaded, expected) -> None:
     ours, theirs = dense_state(loaded), dense_state(expected)
     assert ours.keys() == theirs.keys()
@@ -42,8 +34,8 @@ def _same_policy(name: str, loaded, expected) -> None:
     assert not differing, f"{name}: weights differ in {differing[:5]}"
     with_state = expected.config.suffix.has_state_token
     noise = torch.randn(1, 50, 32, generator=torch.Generator().manual_seed(2))
-    compare(f"{name} loaded vs source actions", loaded.sample_actions(_observation(with_state), noise=noise),
-            expected.sample_actions(_observation(with_state), noise=noise), max_abs=ACTIONS_MAX_ABS)
+    compare(f"{name} loaded vs source actions", loaded.sample_actions(observation(with_state), noise=noise),
+            expected.sample_actions(observation(with_state), noise=noise), max_abs=ACTIONS_MAX_ABS)
 
 
 PI0_VARIANTS = {  # (root, PaliGemma naming, SigLIP naming, embedding stored only as the tied lm_head)

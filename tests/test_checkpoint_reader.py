@@ -7,27 +7,20 @@ import torch
 from loguru import logger
 from safetensors.torch import load_file, save_file
 
-from models import Observation, get_preset, load_policy
+from models import get_preset, load_policy
 from models.checkpoint import CheckpointError, checkpoint_key, write_checkpoint
 from reference.random_init import random_policy
+from tests.checkpoint_files import META, observation
 from tests.metrics import compare
 
 ROUND_TRIP_MAX_ABS = 1e-5
-META = {"chunk_size": 50, "tokenizer_max_length": 48, "num_inference_steps": 10}
-
-
-def _observation(kind: str) -> Observation:
-    gen = torch.Generator().manual_seed(1)
-    return Observation(images={"base_0_rgb": torch.rand(1, 3, 224, 224, generator=gen) * 2 - 1},
-                       tokens=torch.randint(0, 1024, (1, 12), generator=gen),
-                       token_masks=torch.ones(1, 12, dtype=torch.bool),
-                       state=torch.randn(1, 32, generator=gen) if kind == "pi0" else None)
+META_WITH_STEPS = {**META, "num_inference_steps": 10}
 
 
 @pytest.mark.parametrize("preset", ["pi0-tiny", "pi05-tiny", "pi0-qwen3-tiny"])
 def test_round_trip_infers_the_architecture_from_shapes(preset, tmp_path):
     original = random_policy(get_preset(preset), seed=11)
-    write_checkpoint(original.state_dict(), tmp_path, {**META, "rope_theta": get_preset(preset).vlm.rope_theta})
+    write_checkpoint(original.state_dict(), tmp_path, {**META_WITH_STEPS, "rope_theta": get_preset(preset).vlm.rope_theta})
     loaded = load_policy(tmp_path)
     expected = get_preset(preset)
     assert loaded.config.vision == expected.vision and loaded.config.suffix == expected.suffix
@@ -35,13 +28,13 @@ def test_round_trip_infers_the_architecture_from_shapes(preset, tmp_path):
     kind = expected.suffix.kind
     noise = torch.randn(1, 50, 32)
     # Same values; only BLAS paths may differ with the memory-mapped tensors' alignment.
-    compare(f"{preset} reloaded vs original actions", loaded.sample_actions(_observation(kind), noise=noise),
-            original.sample_actions(_observation(kind), noise=noise), max_abs=ROUND_TRIP_MAX_ABS)
+    compare(f"{preset} reloaded vs original actions", loaded.sample_actions(observation(kind == "pi0"), noise=noise),
+            original.sample_actions(observation(kind == "pi0"), noise=noise), max_abs=ROUND_TRIP_MAX_ABS)
 
 
 @pytest.fixture
 def checkpoint(tmp_path):
-    write_checkpoint(random_policy(get_preset("pi0-tiny"), seed=2).state_dict(), tmp_path, META)
+    write_checkpoint(random_policy(get_preset("pi0-tiny"), seed=2).state_dict(), tmp_path, META_WITH_STEPS)
     return tmp_path
 
 
@@ -61,7 +54,7 @@ def test_embedding_tied_to_lm_head_is_used_when_missing(checkpoint):
 
 
 def test_shapes_win_over_variant_names(checkpoint):
-    (checkpoint / "config.json").write_text(json.dumps({**META, "paligemma_variant": "gemma_2b"}))
+    (checkpoint / "config.json").write_text(json.dumps({**META_WITH_STEPS, "paligemma_variant": "gemma_2b"}))
     messages = []
     sink = logger.add(messages.append, level="WARNING")
     try:

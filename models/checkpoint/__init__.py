@@ -32,11 +32,11 @@ the requested dtype is never copied; the others are converted one at a time.
 """
 
 from .errors import CheckpointError
+from .lerobot_layout import EXPERT_LM_HEAD, VLM_LM_HEAD
 from .reader import Checkpoint, read_checkpoint
 from .report import ComponentReport, LoadReport, preset_report
 from .safetensors_io import open_safetensors, save_tensors, write_safetensors
-from .writer import (EXPERT_LM_HEAD, VLM_LM_HEAD, checkpoint_key, lerobot_dtype, write_checkpoint,
-                     write_safetensors_dir)
+from .writer import checkpoint_key, lerobot_dtype, write_checkpoint, write_safetensors_dir
 
 __all__ = ["Checkpoint", "CheckpointError", "ComponentReport", "EXPERT_LM_HEAD", "LoadReport", "VLM_LM_HEAD",
            "checkpoint_key", "lerobot_dtype", "open_safetensors", "preset_report", "read_checkpoint", "save_tensors",

@@ -87,8 +87,8 @@ def hf_model_type(config: dict, shapes: Shapes, root: str) -> str:
                           "config.json needs model_type")
 
 
-def _head_dim(shapes: Shapes, root: str, config: dict, model_type: str, notes: list[str]) -> int:
-    q_out, k_out, _ = _attention(shapes, root)
+def _head_dim(shapes: Shapes, root: str, config: dict, model_type: str, q_out: int, k_out: int,
+              notes: list[str]) -> int:
     q_norm = root + "layers.0.self_attn.q_norm.weight"
     if shapes.has(q_norm):
         return shapes.get(q_norm, 1)[0]
@@ -122,7 +122,7 @@ def hf_decoder(shapes: Shapes, root: str, config: dict, notes: list[str]) -> Dec
     """A Hugging Face decoder under `root` (our names), sized by its tensors and config.json."""
     model_type = hf_model_type(config, shapes, root)
     q_out, k_out, width = _attention(shapes, root)
-    head_dim = _head_dim(shapes, root, config, model_type, notes)
+    head_dim = _head_dim(shapes, root, config, model_type, q_out, k_out, notes)
     if head_dim <= 0 or q_out % head_dim or k_out % head_dim:
         raise CheckpointError(f"cannot infer the architecture: {shapes.read[f'{root}* heads']} are not multiples of "
                               f"head_dim {head_dim}")

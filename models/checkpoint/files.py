@@ -36,9 +36,6 @@ class WeightFiles:
     def entry(self, key: str) -> TensorEntry:
         return self.owner[key].entries[key]
 
-    def shapes(self) -> dict[str, tuple[int, ...]]:
-        return {key: file.entries[key].shape for key, file in self.owner.items()}
-
     def tensor(self, key: str) -> torch.Tensor:
         return self.owner[key].tensor(key)
 

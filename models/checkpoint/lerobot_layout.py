@@ -16,7 +16,7 @@ Everything under the root that is not `paligemma_with_expert.` is the suffix (`s
 
 from __future__ import annotations
 
-from .layout import KeyMapping, TensorRef
+from .layout import COMPONENTS, KeyMapping, TensorRef
 from .safetensors_io import TensorEntry
 
 _TREE = "paligemma_with_expert."
@@ -48,7 +48,7 @@ def map_keys(entries: dict[str, TensorEntry]) -> KeyMapping:
     keys = list(entries)
     root = "model." if any(k.startswith("model." + _TREE) for k in keys) else ""
     paligemma, expert_root = root + _TREE + "paligemma.", root + _TREE
-    mapping = KeyMapping(layout="", provided=frozenset(("vision", "projector", "vlm", "expert", "suffix")))
+    mapping = KeyMapping(layout="", provided=frozenset(COMPONENTS))
     naming, siglip, lm_head = [], [], None
     for key in keys:
         if key.startswith(paligemma):
@@ -98,3 +98,9 @@ def _inverse(root: str, names: str, vision_names: str):
             return root + rest
         return None
     return source_key
+
+
+# The naming write_checkpoint writes, lerobot >= 0.4's: `model.` root, current PaliGemma and SigLIP names.
+written_key = _inverse("model.", "current", "vision_model")
+VLM_LM_HEAD = "model." + _TREE + "paligemma." + next(k for k, n in _VLM_LM_HEADS.items() if n == "current")
+EXPERT_LM_HEAD = "model." + _TREE + _EXPERT_LM_HEAD

@@ -17,7 +17,7 @@ from .architecture import infer_config
 from .errors import CheckpointError, raise_problems
 from .files import WeightFiles, open_weight_files, read_config
 from .layout import COMPONENTS, KeyMapping, component_of
-from .report import ComponentReport, LoadReport, checkpoint_component
+from .report import ComponentReport, LoadReport, checkpoint_component, dtype_name
 from .safetensors_io import TensorEntry
 from .shapes import Shapes
 from .validation import content_problems, structure_problems
@@ -73,7 +73,7 @@ class Checkpoint:
         components = tuple(random_parts.get(c) or checkpoint_component(c, self.mapping, self.files) for c in COMPONENTS)
         ignored = tuple(f"{key}: {why}" for key, why in self.mapping.ignored.items())
         return LoadReport(source=str(self.directory), layout=self.mapping.layout,
-                          files=tuple(str(f.path) for f in self.files.files), dtype=str(dtype).removeprefix("torch."),
+                          files=tuple(str(f.path) for f in self.files.files), dtype=dtype_name(dtype),
                           components=components, ignored=ignored, notes=self.notes)
 
 

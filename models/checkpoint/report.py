@@ -53,7 +53,7 @@ class LoadReport:
         return "\n".join(lines)
 
 
-def _dtype_name(dtype: torch.dtype) -> str:
+def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
@@ -68,7 +68,7 @@ def checkpoint_component(name: str, mapping: KeyMapping, files: WeightFiles) -> 
         elements = math.prod(ref.shape_from(entry))
         count, parameters = count + 1, parameters + elements
         size += elements * TORCH_DTYPES[entry.dtype].itemsize
-        dtypes.add(_dtype_name(TORCH_DTYPES[entry.dtype]))
+        dtypes.add(dtype_name(TORCH_DTYPES[entry.dtype]))
     return ComponentReport(name, "checkpoint", count, parameters, size, tuple(sorted(dtypes)))
 
 
@@ -76,7 +76,7 @@ def module_component(name: str, module: nn.Module, source: str) -> ComponentRepo
     params = list(module.parameters())
     return ComponentReport(name, source, len(params), sum(p.numel() for p in params),
                            sum(p.numel() * p.element_size() for p in params),
-                           tuple(sorted({_dtype_name(p.dtype) for p in params})))
+                           tuple(sorted({dtype_name(p.dtype) for p in params})))
 
 
 def random_source(seed: int) -> str:
@@ -84,6 +84,6 @@ def random_source(seed: int) -> str:
 
 
 def preset_report(name: str, policy: nn.Module, seed: int) -> LoadReport:
-    return LoadReport(source=name, layout="preset (random weights)", files=(), dtype=_dtype_name(policy.dtype),
+    return LoadReport(source=name, layout="preset (random weights)", files=(), dtype=dtype_name(policy.dtype),
                       components=tuple(module_component(c, getattr(policy, c), random_source(seed))
                                        for c in COMPONENTS))

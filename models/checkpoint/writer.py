@@ -10,28 +10,18 @@ from pathlib import Path
 import torch
 
 from .files import CONFIG_NAME, INDEX_NAME, WEIGHTS_NAME
+from .lerobot_layout import written_key
 from .safetensors_io import save_tensors
 
-_PALIGEMMA = "model.paligemma_with_expert.paligemma."
-# our module path prefix <- lerobot >= 0.4 key prefix
-_LEROBOT_PREFIXES = (
-    ("vision.", _PALIGEMMA + "model.vision_tower.vision_model."),
-    ("projector.", _PALIGEMMA + "model.multi_modal_projector."),
-    ("vlm.", _PALIGEMMA + "model.language_model."),
-    ("expert.", "model.paligemma_with_expert.gemma_expert.model."),
-    ("suffix.", "model."),
-)
-VLM_LM_HEAD = _PALIGEMMA + "lm_head.weight"
-EXPERT_LM_HEAD = "model.paligemma_with_expert.gemma_expert.lm_head.weight"
 _LEROBOT_FLOAT32 = ("input_layernorm", "post_attention_layernorm")
 
 
 def checkpoint_key(name: str) -> str:
     """Our parameter name -> its lerobot >= 0.4 key."""
-    for ours, theirs in _LEROBOT_PREFIXES:
-        if name.startswith(ours):
-            return theirs + name[len(ours):]
-    raise ValueError(f"{name!r} is not a policy parameter name")
+    key = written_key(name)
+    if key is None:
+        raise ValueError(f"{name!r} is not a policy parameter name")
+    return key
 
 
 def lerobot_dtype(name: str) -> torch.dtype:
