@@ -28,7 +28,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -37,8 +36,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-RESULT_TAG = "@@RESULT@@ "
-GIB = 1 << 30
+
+from benchmarks.process import GIB, current_rss, parse_result, peak_rss, print_result  # noqa: E402
+
 # kind -> (label, load_file keywords, whether it reads every byte: the baselines the wall-time target is against)
 _BASELINES = {"read-all": ("load_file + t.max() of every tensor", {}, True),
               "pread": ("load_file(backend='pread')", {"backend": "pread"}, True),
@@ -47,23 +47,15 @@ _BASELINES = {"read-all": ("load_file + t.max() of every tensor", {}, True),
 _OPENPI_FLOAT32 = ("vision.embeddings.patch_embedding.", "vision.embeddings.position_embedding.")
 
 
-def _peak_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-
-
-def _current_rss() -> int:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
-
-
 def openpi_dtype(name: str):
+    """lerobot's rule, except that only the patch and position embeddings of the vision path stay float32."""
     import torch
 
-    component, _, rest = name.partition(".")
-    if name.startswith(_OPENPI_FLOAT32) or component == "suffix" or rest.startswith("norm.") \
-            or "input_layernorm" in rest or "post_attention_layernorm" in rest:
-        return torch.float32
-    return torch.bfloat16
+    from models.checkpoint import lerobot_dtype
+
+    if name.startswith(("vision.", "projector.")):
+        return torch.float32 if name.startswith(_OPENPI_FLOAT32) else torch.bfloat16
+    return lerobot_dtype(name)
 
 
 def synthesise(directory: Path, preset: str, dtypes: str) -> None:
@@ -110,7 +102,7 @@ def child(kind: str, directory: Path) -> None:
     if kind in _BASELINES:
         from safetensors.torch import load_file
 
-        before = _current_rss()
+        before = current_rss()
         start = time.perf_counter()
         tensors = load_file(str(directory / "model.safetensors"), **_BASELINES[kind][1])
         for tensor in tensors.values():
@@ -127,12 +119,11 @@ def child(kind: str, directory: Path) -> None:
         from models import load_policy
 
         logger.remove()
-        before = _current_rss()
+        before = current_rss()
         start = time.perf_counter()
         tensors = load_policy(directory, dtype=torch.bfloat16)
     wall = time.perf_counter() - start
-    print(RESULT_TAG + json.dumps({"wall_s": wall, "peak_rss": _peak_rss(), "rss_before": before,
-                                   "rss_after": _current_rss()}), flush=True)
+    print_result({"wall_s": wall, "peak_rss": peak_rss(), "rss_before": before, "rss_after": current_rss()})
     del tensors
 
 
@@ -157,10 +148,10 @@ def _drop_page_cache() -> None:
 def _run(kind: str, directory: Path) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", kind, "--dir", str(directory)], capture_output=True,
                          text=True, cwd=ROOT, check=False)
-    lines = [line for line in out.stdout.splitlines() if line.startswith(RESULT_TAG)]
-    if out.returncode or not lines:
+    result = parse_result(out.stdout)
+    if out.returncode or result is None:
         raise RuntimeError(f"{kind} child failed ({out.returncode}):\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
-    return json.loads(lines[-1][len(RESULT_TAG):])
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:

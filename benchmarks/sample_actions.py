@@ -32,29 +32,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.process import GIB, current_rss, parse_result, peak_rss, print_result  # noqa: E402
+
 CAMERAS = ("base_0_rgb", "left_wrist_0_rgb", "right_wrist_0_rgb")  # models/config.py DEFAULT_CAMERAS
 BATCH, TOKEN_LEN, REAL_TOKENS, STATE_DIM, ACTION_DIM, HORIZON, IMAGE = 1, 48, 20, 32, 32, 50, 224
 DTYPES = {"bf16": "bfloat16", "fp32": "float32"}
 IMPLS = ("ours", "lerobot")
-RESULT_TAG = "@@RESULT@@ "
-GIB = 1 << 30
 NOISY = 0.05  # a measurement during which other processes used more than this share of the CPUs is flagged
 
 
 # ----------------------------------------------------------------------------------------------- child side
-
-def _peak_rss() -> int:
-    """Peak resident set size of this process so far, bytes (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _current_rss() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
 
 def _busy_jiffies() -> int:
     """Non-idle CPU time of the whole machine so far (all CPUs), in clock ticks."""
@@ -148,7 +137,6 @@ def _build_lerobot(preset: str, dtype_name: str, num_cameras: int):
         policy = modeling_pi0.PI0Policy(config)
         vocab = 257_152
     elif preset == "pi0-tiny":  # smoke check only: the test suite's shrunk lerobot model
-        sys.path.insert(0, str(ROOT))
         from tests.peers import lerobot_tiny
         with lerobot_tiny._shrunk(modeling_pi0):
             policy = modeling_pi0.PI0Policy(config)
@@ -171,13 +159,12 @@ def _build_lerobot(preset: str, dtype_name: str, num_cameras: int):
 def run_child(args) -> dict:
     import torch
     torch.set_num_threads(args.threads)
-    sys.path.insert(0, str(ROOT))
-    rss_start = _current_rss()
+    rss_start = current_rss()
     t0 = time.perf_counter()
     build = _build_ours if args.impl == "ours" else _build_lerobot
     policy, call = build(args.preset, DTYPES[args.dtype], args.num_cameras)
     build_s = time.perf_counter() - t0
-    peak_after_build, rss_after_build = _peak_rss(), _current_rss()
+    peak_after_build, rss_after_build = peak_rss(), current_rss()
 
     t0 = time.perf_counter()
     out = call()
@@ -196,7 +183,7 @@ def run_child(args) -> dict:
         median_s=statistics.median(times), cpu_s=cpu, other_load=other, minor_faults=faults,
         max_other_load=max(other), weight_bytes=_weight_bytes(policy), param_dtypes=_dtype_census(policy),
         rss_start_bytes=rss_start, peak_rss_after_build_bytes=peak_after_build,
-        rss_after_build_bytes=rss_after_build, peak_rss_bytes=_peak_rss(),
+        rss_after_build_bytes=rss_after_build, peak_rss_bytes=peak_rss(),
         output_shape=list(out.shape), output_finite=bool(torch.isfinite(out).all()),
     )
 
@@ -206,7 +193,6 @@ def run_profile(args) -> dict:
     the denoising steps (one `velocity` call, x num_steps)."""
     import torch
     torch.set_num_threads(args.threads)
-    sys.path.insert(0, str(ROOT))
     policy, call = _build_ours(args.preset, DTYPES[args.dtype], args.num_cameras)
     from models import Observation
     images, tokens, token_masks, state, noise = _inputs(args.num_cameras, policy.config.vlm.vocab_size)
@@ -279,14 +265,13 @@ def _spawn(args, impl: str, dtype: str, cams: int, profile: bool = False) -> dic
     except subprocess.TimeoutExpired:
         print(f"[run] {label}: TIMEOUT after {args.timeout}s", flush=True)
         return dict(impl=impl, dtype=dtype, cameras=cams, error=f"timeout {args.timeout}s")
-    for line in proc.stdout.splitlines():
-        if line.startswith(RESULT_TAG):
-            result = json.loads(line[len(RESULT_TAG):])
-            result["child_wall_s"] = time.perf_counter() - t0
-            print(f"[run] {label}: " + (f"sample {result['median_s']:.2f}s, build {result['build_s']:.1f}s, "
-                                        f"peak RSS {result['peak_rss_bytes'] / GIB:.2f} GiB"
-                                        if not profile else "profile done"), flush=True)
-            return result
+    result = parse_result(proc.stdout)
+    if result is not None:
+        result["child_wall_s"] = time.perf_counter() - t0
+        print(f"[run] {label}: " + (f"sample {result['median_s']:.2f}s, build {result['build_s']:.1f}s, "
+                                    f"peak RSS {result['peak_rss_bytes'] / GIB:.2f} GiB"
+                                    if not profile else "profile done"), flush=True)
+        return result
     tail = "\n".join((proc.stderr or "").splitlines()[-15:])
     print(f"[run] {label}: FAILED (exit {proc.returncode})\n{tail}", flush=True)
     return dict(impl=impl, dtype=dtype, cameras=cams, error=f"exit {proc.returncode}: {tail[-500:]}")
@@ -399,7 +384,7 @@ def main() -> None:
     if args.child:
         args.impl, args.dtype, args.num_cameras = impls[0], dtypes[0], cams_list[0]
         result = run_profile(args) if args.profile else run_child(args)
-        print(RESULT_TAG + json.dumps(result), flush=True)
+        print_result(result)
         return
 
     machine = _machine(args.threads)

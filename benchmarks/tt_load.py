@@ -7,15 +7,13 @@ directory. The first load converts and stores every TT-ready weight; the second 
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-RESULT = "RESULT "
+from benchmarks.process import GIB, parse_result, peak_rss, print_result
 
 
 def _child(source: str, cache_dir: str, precision: str) -> None:
@@ -26,8 +24,7 @@ def _child(source: str, cache_dir: str, precision: str) -> None:
     start = time.perf_counter()
     load_policy(source, backend="tt", precision=precision, tt_cache_dir=cache_dir)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(RESULT + json.dumps({"seconds": seconds, "peak_gib": peak, "mode": runtime.mode}))
+    print_result({"seconds": seconds, "peak_gib": peak_rss() / GIB, "mode": runtime.mode})
 
 
 def main() -> None:
@@ -45,8 +42,9 @@ def main() -> None:
             before = len(list(Path(cache).rglob("*.tensorbin")))
             out = subprocess.run([sys.executable, "-m", "benchmarks.tt_load", "--precision", args.precision,
                                   "--child", args.checkpoint, cache], check=True, capture_output=True, text=True)
-            line = next(x for x in out.stdout.splitlines() if x.startswith(RESULT))  # ttnn logs to stdout too
-            result = json.loads(line[len(RESULT):])
+            result = parse_result(out.stdout)
+            if result is None:
+                raise RuntimeError(f"{label} load printed no result:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
             runs.append(result)
             written = len(list(Path(cache).rglob("*.tensorbin"))) - before
             print(f"{label:24s} {result['seconds']:8.2f} s   tensors converted and stored {written:5d}   "
