@@ -1,6 +1,6 @@
 """The non-finite scan (models/checkpoint/validation.py) finds every NaN and infinity bit pattern of each accepted
 dtype at any position, in tensors small enough for one thread and large enough for torch's parallel reduction, and
-counts them exactly; the largest finite values and subnormals pass."""
+counts them exactly; the largest finite values and subnormals pass, also where their sum overflows."""
 
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ def test_counts_and_finite_extremes(dtype):
     tensor = torch.zeros(SIZES[-1], dtype=dtype)
     tensor.view(view)[:len(extremes)] = torch.tensor([_signed(e, bits) for e in extremes], dtype=view)
     assert count_nonfinite(tensor) == 0  # largest finite magnitudes and subnormals of both signs
+    overflowing = tensor.clone()
+    overflowing.view(view)[:4] = _signed(extremes[0], bits)  # finite, but their sum is not
+    assert not torch.isfinite(overflowing.sum()) and count_nonfinite(overflowing) == 0
     tensor[[7, 1000, 99_999, SIZES[-1] - 1]] = torch.tensor([float("nan"), float("inf"), float("-inf"), float("nan")],
                                                            dtype=dtype)
     assert count_nonfinite(tensor) == 4

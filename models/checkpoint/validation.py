@@ -1,10 +1,12 @@
 """Every problem a checkpoint has, one line each naming the tensor, found before any weight is loaded.
 
 Tensor contents: each tensor's dtype must be float32, bfloat16 or float16, and every value finite. The non-finite
-scan is one read of each mapped tensor: torch's min/max propagate NaN and keep infinities, so a tensor is finite
-exactly when both ends of `torch.aminmax` are. That reduction is vectorised and runs on torch's threads at memory
-speed (~30 GB/s on this project's 2-core machines; `torch.isfinite(t).all()` on bfloat16 manages ~0.5), and the
-slow exact count runs only for a tensor already known to be bad.
+scan is one read of each mapped tensor: its sum. A NaN or infinity anywhere makes the sum NaN or infinite, so a
+finite sum proves the tensor finite; a non-finite sum (a bad value, or finite values whose sum overflows) sends the
+tensor to the exact count, which is slow but only ever makes the answer exact (float16 sums past 65504 overflow, so
+a large float16 tensor may take that path). The sum is vectorised and runs on torch's threads at memory speed
+(~40 GiB/s on this project's 2-core machines, bfloat16 included; `torch.aminmax` manages ~22 on bfloat16,
+`torch.isfinite(t).all()` ~0.5).
 """
 
 from __future__ import annotations
@@ -18,10 +20,7 @@ ACCEPTED_DTYPES = ("F32", "BF16", "F16")
 
 
 def count_nonfinite(tensor: torch.Tensor) -> int:
-    if tensor.numel() == 0:
-        return 0
-    low, high = torch.aminmax(tensor)
-    if torch.isfinite(low) and torch.isfinite(high):
+    if torch.isfinite(tensor.sum()):  # an empty tensor sums to 0
         return 0
     return tensor.numel() - int(torch.isfinite(tensor).sum())
 
