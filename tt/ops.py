@@ -49,14 +49,18 @@ def _host_mode() -> bool:
     return runtime is not None and runtime.mode == "host"
 
 
+def _check_memory_config(op, memory_config) -> None:
+    """What the device path's binding would refuse; on the host the config itself has no effect."""
+    if memory_config is not None and not isinstance(memory_config, _ttnn.MemoryConfig):
+        raise TypeError(f"{op.python_fully_qualified_name}: memory_config expects MemoryConfig, "
+                        f"found {type(memory_config)}")
+
+
 def _from_torch(op, args, kwargs):
     bound = inspect.signature(op.function).bind(*args, **kwargs)
     device = bound.arguments.get("device")
     if isinstance(device, HostDevice):
-        memory_config = bound.arguments.pop("memory_config", None)
-        if memory_config is not None and not isinstance(memory_config, _ttnn.MemoryConfig):
-            raise TypeError(f"{op.python_fully_qualified_name}: memory_config expects MemoryConfig, "
-                            f"found {type(memory_config)}")
+        _check_memory_config(op, bound.arguments.pop("memory_config", None))
         del bound.arguments["device"]
         result = op(*bound.args, **bound.kwargs)
         _record(op.python_fully_qualified_name, "to_device", "host", args, kwargs)
@@ -85,9 +89,7 @@ def _to_device(op, args, kwargs):
         result = op(*args, **kwargs)
         _record(op.python_fully_qualified_name, "to_device", "device", args, kwargs)
         return result
-    memory_config = args[2] if len(args) > 2 else kwargs.get("memory_config")
-    if memory_config is not None and not isinstance(memory_config, _ttnn.MemoryConfig):
-        raise TypeError(f"ttnn.to_device: memory_config expects MemoryConfig, found {type(memory_config)}")
+    _check_memory_config(op, args[2] if len(args) > 2 else kwargs.get("memory_config"))
     _record(op.python_fully_qualified_name, "to_device", "host", args, kwargs)
     return tensor
 
