@@ -32,7 +32,9 @@ class SiglipConfig:
 
     def __post_init__(self):
         _require(self.width % self.num_heads == 0, f"SigLIP width {self.width} not divisible by {self.num_heads} heads")
-        _require(self.image_size % self.patch_size == 0, f"image_size {self.image_size} not a multiple of patch {self.patch_size}")
+        # The patch convolution has stride = kernel and no padding: 384 px gives 27 x 27 patches, the last 6 px unused.
+        _require(self.image_size >= self.patch_size,
+                 f"image_size {self.image_size} is smaller than the patch size {self.patch_size}")
         _require(min(self.depth, self.mlp_dim, self.pretrained_grid) > 0, "SigLIP depth, mlp_dim, grid must be positive")
 
     @property

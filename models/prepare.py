@@ -32,7 +32,7 @@ def _pad_heads(t: torch.Tensor, num_heads: int, head_dim: int, padded: int) -> t
         return t
     rest = t.shape[1:]
     per_head = t.reshape(num_heads, head_dim, *rest)
-    pad = torch.zeros(num_heads, padded - head_dim, *rest, dtype=t.dtype)
+    pad = torch.zeros(num_heads, padded - head_dim, *rest, dtype=t.dtype, device=t.device)
     return torch.cat([per_head, pad], dim=1).reshape(num_heads * padded, *rest)
 
 
@@ -56,6 +56,11 @@ def folded_gemma_norm(weight: torch.Tensor) -> torch.Tensor:
     return 1.0 + weight.float()
 
 
+def norm_weight(family: str, weight: torch.Tensor) -> torch.Tensor:
+    """The plain RMSNorm weight that ttnn.rms_norm applies: Gemma's (1 + w) folded, Qwen's w as it is."""
+    return folded_gemma_norm(weight) if family == "gemma" else weight.float()
+
+
 def split_action_time_mlp_in(weight_OI: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
     """pi0's action_time_mlp_in acts on concat(action_emb, time_emb): W @ [a; t] = W_a @ a + W_t @ t.
     Returns ([in, out] weights) for the action half and the time half, so the time half can be computed once
@@ -63,10 +68,21 @@ def split_action_time_mlp_in(weight_OI: torch.Tensor, width: int) -> tuple[torch
     return linear_weight(weight_OI[:, :width]), linear_weight(weight_OI[:, width:])
 
 
-def rotate_half_matrix(head_dim: int) -> torch.Tensor:
-    """R with x @ R == rotate_half(x) = cat(-x[half:], x[:half]), so RoPE is x * cos + (x @ R) * sin."""
-    half = head_dim // 2
-    r = torch.zeros(head_dim, head_dim)
-    r[half:, :half] = -torch.eye(half)
-    r[:half, half:] = torch.eye(half)
+def rotate_half_matrix(head_dim: int, padded: int | None = None) -> torch.Tensor:
+    """R [padded, padded] with x @ R == rotate_half(x) = cat(-x[half:], x[:half]) over the first head_dim lanes, so
+    RoPE is x * cos + (x @ R) * sin; padding lanes (a head zero-padded to a tile multiple) map to 0."""
+    half, padded = head_dim // 2, padded or head_dim
+    r = torch.zeros(padded, padded)
+    r[half:head_dim, :half] = -torch.eye(half)
+    r[:half, half:head_dim] = torch.eye(half)
     return r
+
+
+def padded_head_norm(weight: torch.Tensor, padded: int) -> torch.Tensor:
+    """A per-head RMSNorm weight [head_dim] for heads zero-padded to `padded` lanes, where the norm's mean runs over
+    all `padded` lanes: mean_padded(x^2) = (head_dim / padded) * mean(x^2), so with epsilon * head_dim / padded the
+    normalised value is sqrt(padded / head_dim) times too large, which the weight scaled by sqrt(head_dim / padded)
+    undoes. Padding lanes get weight 0."""
+    head_dim = weight.shape[0]
+    scaled = weight.float() * (head_dim / padded) ** 0.5
+    return torch.cat([scaled, scaled.new_zeros(padded - head_dim)])

@@ -44,7 +44,7 @@ def test_qwen_flavours():
 
 @pytest.mark.parametrize("make, message", [
     (lambda: SiglipConfig(width=100, num_heads=16), "not divisible"),
-    (lambda: SiglipConfig(image_size=225), "not a multiple of patch"),
+    (lambda: SiglipConfig(image_size=10), "smaller than the patch size 14"),
     (lambda: DecoderConfig("gemma", 64, 1, 64, num_heads=6, num_kv_heads=4, head_dim=16), "num_kv_heads"),
     (lambda: DecoderConfig("llama", 64, 1, 64, 4, 1, 16), "unknown decoder family"),
     (lambda: PolicyConfig(vision=SiglipConfig(), vlm=gemma_decoder(64, 2, 64, vocab_size=10),

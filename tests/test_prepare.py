@@ -2,7 +2,7 @@
 
 import torch
 
-from models.prepare import (folded_gemma_norm, fused_qkv, output_projection, tile_padded,
+from models.prepare import (folded_gemma_norm, fused_qkv, output_projection, padded_head_norm, tile_padded,
                             rotate_half_matrix, split_action_time_mlp_in)
 
 
@@ -45,3 +45,22 @@ def test_split_time_mlp_and_rotation_and_norm_fold():
     x = torch.randn(4, 6)
     torch.testing.assert_close(x @ rotate_half_matrix(6), torch.cat([-x[:, 3:], x[:, :3]], 1))
     assert torch.equal(folded_gemma_norm(torch.tensor([0.0, -0.5])), torch.tensor([1.0, 0.5]))
+
+
+def test_padded_heads_rotate_and_normalise_like_unpadded_ones():
+    """A head of 80 lanes zero-padded to 96: RoPE by the padded R and the per-head RMSNorm over all 96 lanes with
+    the padded weight and scaled epsilon give the unpadded results on the real lanes and 0 on the padding."""
+    torch.manual_seed(2)
+    d, padded, eps = 80, 96, 1e-6
+    x, w = torch.randn(5, d), torch.rand(d) + 0.5
+    x_padded = torch.cat([x, torch.zeros(5, padded - d)], 1)
+    rotated = x_padded @ rotate_half_matrix(d, padded)
+    torch.testing.assert_close(rotated[:, :d], x @ rotate_half_matrix(d))
+    assert not rotated[:, d:].any()
+
+    def rms_norm(t, weight, epsilon):
+        return t * torch.rsqrt(t.pow(2).mean(-1, keepdim=True) + epsilon) * weight
+
+    normed = rms_norm(x_padded, padded_head_norm(w, padded), eps * d / padded)
+    torch.testing.assert_close(normed[:, :d], rms_norm(x, w, eps))
+    assert not normed[:, d:].any()

@@ -106,7 +106,8 @@ def _qwen_ours(flavour: str, **overrides) -> Decoder:
                                 vocab_size=VOCAB, **overrides))
 
 
-@pytest.mark.parametrize("image_size,interpolate", [(224, False), (378, True)], ids=["224", "378-interpolated"])
+@pytest.mark.parametrize("image_size,interpolate", [(224, False), (378, True), (384, True)],
+                         ids=["224", "378-interpolated", "384-interpolated"])
 @torch.no_grad()
 def test_siglip_tower_matches_transformers(image_size, interpolate):
     theirs = _randomised(SiglipVisionModel(SiglipVisionConfig(**SIGLIP_HF)), seed=1)

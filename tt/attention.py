@@ -3,7 +3,8 @@
 Host staging (once per sample_actions call, before the first device op that uses them): the RoPE cos/sin tables
 of the prefix and suffix positions and the additive attention masks are computed on the host from the pad flags
 and uploaded; no host work happens inside a forward after that. The rotate-half matrix is a constant of the model,
-uploaded with the weights (`upload_rotation`, held by each Decoder).
+uploaded with the weights (`Rotation`, held by each Decoder). A head_dim that is not a tile multiple is zero-padded
+(models.prepare): padding lanes of q and k stay 0 through RoPE and add nothing to the scores.
 """
 
 from __future__ import annotations
@@ -12,36 +13,59 @@ from dataclasses import dataclass
 
 import torch
 
-from models.prepare import rotate_half_matrix
+from models.prepare import rotate_half_matrix, tile_padded
 from models.masks import additive_mask
 from models.positional import rope_tables
-from tt.common import upload, upload_weight
+from tt.common import rows, upload, upload_weight
+from tt.host.device import spec_of
+from tt.host.resources.matmul import MatmulOperands
 from tt.ops import ttnn
+from tt.program_configs import matmul_config
+
+
+@dataclass
+class Rotation:
+    """The rotate-half matrix R [D, D] on the device, once per decoder; the first `head_dim` lanes of a head rotate,
+    the rest (padding up to a tile multiple D) stay 0."""
+
+    matrix: object
+    head_dim: int
+
+    @classmethod
+    def upload(cls, runtime, head_dim: int) -> "Rotation":
+        return cls(upload_weight(runtime, rotate_half_matrix(head_dim, tile_padded(head_dim)), ttnn.bfloat16),
+                   head_dim)
+
+    @property
+    def padded(self) -> int:
+        return self.matrix.shape[-1]
 
 
 @dataclass
 class Rope:
-    """cos, sin [B, 1, S, head_dim] and the rotate-half matrix R [head_dim, head_dim], on the device."""
+    """cos, sin [B, 1, S, D] (zero on padding lanes) and the decoder's Rotation, on the device."""
 
     cos: object
     sin: object
-    rotate: object
+    rotation: Rotation
+    grid: object
+    l1_budget: int
 
     @classmethod
-    def upload(cls, runtime, positions_BS: torch.Tensor, theta: float, rotate) -> "Rope":
-        """The tables for these positions; `rotate` is the decoder's R (upload_rotation), which sets head_dim."""
-        cos, sin = rope_tables(positions_BS, rotate.shape[-1], theta, torch.float32)
-        return cls(upload(runtime, cos[:, None], ttnn.bfloat16), upload(runtime, sin[:, None], ttnn.bfloat16), rotate)
+    def upload(cls, runtime, positions_BS: torch.Tensor, theta: float, rotation: Rotation) -> "Rope":
+        cos, sin = rope_tables(positions_BS, rotation.head_dim, theta, torch.float32)
+        pad = (0, rotation.padded - rotation.head_dim)
+        cos, sin = torch.nn.functional.pad(cos, pad), torch.nn.functional.pad(sin, pad)
+        return cls(upload(runtime, cos[:, None], ttnn.bfloat16), upload(runtime, sin[:, None], ttnn.bfloat16), rotation,
+                   runtime.device.compute_with_storage_grid_size(), spec_of(runtime.device).l1_budget)
 
     def __call__(self, x_BHSD):
-        """x * cos + rotate_half(x) * sin, with rotate_half as a matmul by R."""
-        rotated = ttnn.matmul(x_BHSD, self.rotate)
+        """x * cos + rotate_half(x) * sin, with rotate_half as a matmul by R (exact in bfloat16: R holds 0 and +-1)."""
+        d = self.rotation.padded
+        operands = MatmulOperands(x_BHSD.dtype, self.rotation.matrix.dtype, x_BHSD.dtype, False, False)
+        config = matmul_config(rows(x_BHSD), d, d, self.grid, self.l1_budget, operands)
+        rotated = ttnn.matmul(x_BHSD, self.rotation.matrix, program_config=config)
         return ttnn.add(ttnn.multiply(x_BHSD, self.cos), ttnn.multiply(rotated, self.sin))
-
-
-def upload_rotation(runtime, head_dim: int):
-    """R [head_dim, head_dim] on the device, once per decoder."""
-    return upload_weight(runtime, rotate_half_matrix(head_dim), ttnn.bfloat16)
 
 
 def upload_mask(runtime, mask_BQK: torch.Tensor):

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 
 from models.prepare import linear_weight, tile_padded
+from tt.host.device import spec_of
+from tt.host.resources.matmul import MatmulOperands
 from tt.ops import ttnn
 from tt.precision import Precision
 from tt.program_configs import matmul_config
@@ -73,18 +75,24 @@ class Linear:
 
     def __init__(self, runtime, weight_IO: HostWeight, bias: HostWeight | None, precision: Precision,
                  weight_dtype=None):
-        self.precision = precision
+        self.precision, self.kernel = precision, precision.matmul_kernel
         self.grid = runtime.device.compute_with_storage_grid_size()
+        self.l1_budget = spec_of(runtime.device).l1_budget
         self.weight = upload_weight(runtime, weight_IO, weight_dtype or precision.matrix_dtype)
         self.k, self.n = self.weight.shape[-2], self.weight.shape[-1]
         self.bias = None if bias is None else upload_weight(runtime, lambda: _made(bias).reshape(1, -1),
                                                             ttnn.bfloat16)
 
+    def program_config(self, x):
+        operands = MatmulOperands(x.dtype, self.weight.dtype, self.precision.activation_dtype,
+                                  self.kernel.fp32_dest_acc_en, self.kernel.packer_l1_acc,
+                                  None if self.bias is None else self.bias.dtype)
+        return matmul_config(rows(x), self.k, self.n, self.grid, self.l1_budget, operands)
+
     def __call__(self, x):
-        return ttnn.linear(x, self.weight, bias=self.bias,
-                           program_config=matmul_config(rows(x), self.k, self.n, self.grid),
-                           compute_kernel_config=self.precision.matmul_kernel,
-                           dtype=self.precision.activation_dtype, memory_config=ttnn.DRAM_MEMORY_CONFIG)
+        return ttnn.linear(x, self.weight, bias=self.bias, program_config=self.program_config(x),
+                           compute_kernel_config=self.kernel, dtype=self.precision.activation_dtype,
+                           memory_config=ttnn.DRAM_MEMORY_CONFIG)
 
 
 def scoped(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -11,16 +11,16 @@ from __future__ import annotations
 import torch
 
 from models.config import DecoderConfig
-from models.prepare import fused_qkv, linear_weight, output_projection
-from tt.attention import upload_rotation
+from models.prepare import fused_qkv, linear_weight, norm_weight, output_projection, padded_head_norm, tile_padded
+from tt.attention import Rotation
 from tt.common import Linear, scoped, upload, upload_weight
-from tt.gemma import GemmaMLP, gemma_norm_weight
+from tt.gemma import GemmaMLP
 from tt.ops import ttnn
 from tt.precision import Precision
 from tt.program_configs import sdpa_config
-from tt.qwen import QwenMLP, qwen_norm_weight
+from tt.qwen import QwenMLP
 
-_FAMILY = {"gemma": (gemma_norm_weight, GemmaMLP), "qwen": (qwen_norm_weight, QwenMLP)}
+_MLP = {"gemma": GemmaMLP, "qwen": QwenMLP}
 
 
 class Norm:
@@ -32,7 +32,8 @@ class Norm:
             self.dense = Linear(runtime, linear_weight(w["dense.weight"]), w["dense.bias"], precision)
             self.weight = None
         else:
-            self.weight = _FAMILY[cfg.family][0](runtime, w["weight"])
+            self.weight = upload_weight(runtime, lambda: norm_weight(cfg.family, w["weight"]).reshape(1, -1),
+                                        ttnn.bfloat16)
 
     def modulation(self, cond_B11C):
         """(1 + scale, shift, gate), each [B, 1, 1, W], for one conditioning vector."""
@@ -54,21 +55,26 @@ def _gated_residual(x, y, gate):
 
 
 class DecoderLayer:
+    """Heads are zero-padded to a tile multiple of lanes (models.prepare) when head_dim is not one; the per-head
+    q/k norms then average over the padded lanes, which their folded weights and epsilon make up for."""
+
     def __init__(self, runtime, cfg: DecoderConfig, w: dict, precision: Precision):
         self.cfg, self.precision, self.grid = cfg, precision, runtime.device.compute_with_storage_grid_size()
         attn = scoped(w, "self_attn.")
         h, k, d = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
-        bias = (lambda: fused_qkv(attn["q_proj.bias"], attn["k_proj.bias"], attn["v_proj.bias"], h, k, d)) \
+        padded = tile_padded(d)
+        bias = (lambda: fused_qkv(attn["q_proj.bias"], attn["k_proj.bias"], attn["v_proj.bias"], h, k, d, padded)) \
             if cfg.qkv_bias else None
         self.qkv = Linear(runtime, lambda: fused_qkv(attn["q_proj.weight"], attn["k_proj.weight"],
-                                                     attn["v_proj.weight"], h, k, d), bias, precision)
-        self.o_proj = Linear(runtime, output_projection(attn["o_proj.weight"], h, d), None, precision)
-        norm_weight = _FAMILY[cfg.family][0]
-        self.qk_norms = (norm_weight(runtime, attn["q_norm.weight"]), norm_weight(runtime, attn["k_norm.weight"])) \
-            if cfg.qk_norm else None
+                                                     attn["v_proj.weight"], h, k, d, padded), bias, precision)
+        self.o_proj = Linear(runtime, lambda: output_projection(attn["o_proj.weight"], h, d, padded), None, precision)
+        self.qk_norm_eps = cfg.norm_eps * d / padded
+        self.qk_norms = tuple(upload_weight(runtime, lambda name=name: padded_head_norm(
+            norm_weight(cfg.family, attn[f"{name}.weight"]), padded).reshape(1, -1), ttnn.bfloat16)
+            for name in ("q_norm", "k_norm")) if cfg.qk_norm else None
         self.input_layernorm = Norm(runtime, cfg, scoped(w, "input_layernorm."), precision)
         self.post_attention_layernorm = Norm(runtime, cfg, scoped(w, "post_attention_layernorm."), precision)
-        self.mlp = _FAMILY[cfg.family][1](runtime, scoped(w, "mlp."), precision)
+        self.mlp = _MLP[cfg.family](runtime, scoped(w, "mlp."), precision)
 
     def modulations(self, cond_B11C):
         return self.input_layernorm.modulation(cond_B11C), self.post_attention_layernorm.modulation(cond_B11C)
@@ -78,9 +84,9 @@ class DecoderLayer:
         q, k, v = ttnn.experimental.nlp_create_qkv_heads(self.qkv(normed), num_heads=self.cfg.num_heads,
                                                          num_kv_heads=self.cfg.num_kv_heads, transpose_k_heads=False)
         if self.qk_norms is not None:
-            q = ttnn.rms_norm(q, epsilon=self.cfg.norm_eps, weight=self.qk_norms[0],
+            q = ttnn.rms_norm(q, epsilon=self.qk_norm_eps, weight=self.qk_norms[0],
                               compute_kernel_config=self.precision.norm_kernel)
-            k = ttnn.rms_norm(k, epsilon=self.cfg.norm_eps, weight=self.qk_norms[1],
+            k = ttnn.rms_norm(k, epsilon=self.qk_norm_eps, weight=self.qk_norms[1],
                               compute_kernel_config=self.precision.norm_kernel)
         return rope(q), rope(k), v, gate
 
@@ -114,7 +120,7 @@ class Decoder:
         self.layers = [DecoderLayer(runtime, cfg, scoped(weights, f"layers.{i}."), precision)
                        for i in range(cfg.depth)]
         self.norm = Norm(runtime, cfg, scoped(weights, "norm."), precision)
-        self.rotate = upload_rotation(runtime, cfg.head_dim)
+        self.rotation = Rotation.upload(runtime, cfg.head_dim)
 
     def embed(self, tokens_BL: torch.Tensor):
         """Token ids (host, staged) -> [B, 1, L, width] embeddings on the device."""

@@ -51,7 +51,7 @@ class Pi0Policy:
         return embed_prefix(self.vision, self.projector, self.vlm, images, masks, obs.tokens, obs.token_masks)
 
     def fill_prefix_cache(self, prefix: Prefix) -> PrefixKVCache:
-        rope = Rope.upload(self.runtime, prefix_positions(prefix.pad), self.config.vlm.rope_theta, self.vlm.rotate)
+        rope = Rope.upload(self.runtime, prefix_positions(prefix.pad), self.config.vlm.rope_theta, self.vlm.rotation)
         mask = upload_mask(self.runtime, attention_mask_2d(prefix.pad, torch.zeros_like(prefix.pad)))
         return fill_prefix_cache(self.vlm, prefix.embs, prefix.pad, rope, mask)
 
@@ -63,7 +63,7 @@ class Pi0Policy:
                         torch.zeros(s_pad - s, dtype=torch.bool)])
         mask = suffix_attention_mask(cache.pad, ar, suffix_pad_S=torch.arange(s_pad) < s)
         rope = Rope.upload(self.runtime, suffix_positions(cache.pad, s_pad), self.config.expert.rope_theta,
-                           self.expert.rotate)
+                           self.expert.rotation)
         return rope, upload_mask(self.runtime, mask)
 
     def plan_denoising(self, times: list[float], state: torch.Tensor | None, batch: int):
@@ -109,18 +109,21 @@ class Pi0Policy:
                        num_steps: int | None = None, generator: torch.Generator | None = None,
                        on_stage: Callable[[str], None] | None = None) -> torch.Tensor:
         """Actions [B, horizon, action_dim] (float32); on_stage as in the reference policy."""
-        mark = self._marker(on_stage)
+        mark, section = self._marker(on_stage), self.runtime.section
         noise = initial_noise(observation.batch_size, self.config.suffix, noise, generator)
         steps = self.config.sampler.num_steps if num_steps is None else num_steps
         times = step_times(steps)
-        prefix = self.embed_prefix(observation)
+        with section("vision"):
+            prefix = self.embed_prefix(observation)
         mark("vision")
-        cache = self.fill_prefix_cache(prefix)
+        with section("prefix"):
+            cache = self.fill_prefix_cache(prefix)
         mark("prefix")
-        rope, mask = self.suffix_attention(cache)
-        plan, modulations = self.plan_denoising(times, self.padded_state(observation), observation.batch_size)
-        x = upload(self.runtime, noise.float()[:, None], ttnn.float32)
-        with self.runtime.log.section("denoise"):
+        with section("plan"):
+            rope, mask = self.suffix_attention(cache)
+            plan, modulations = self.plan_denoising(times, self.padded_state(observation), observation.batch_size)
+            x = upload(self.runtime, noise.float()[:, None], ttnn.float32)
+        with section("denoise"):
             x = euler_sample(lambda x, step: self._velocity(x, step, cache, rope, mask, plan, modulations), x, steps,
-                             on_step=lambda i: mark(f"step {i}"))
+                             on_step=lambda i: mark(f"step {i}"), step_scope=lambda i: section(f"step {i}"))
         return ttnn.to_torch(x).float()[:, 0]

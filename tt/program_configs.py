@@ -1,52 +1,78 @@
-"""Matmul and SDPA program configs as pure functions of shapes and the device grid (never a hard-coded grid).
+"""Matmul and SDPA program configs as pure functions of shapes, the device grid and the L1 budget (never a
+hard-coded grid).
 
-m, k, n are element counts of x [m, k] @ w [k, n]; everything is computed in 32x32 tiles.
+m, k, n are element counts of x [m, k] @ w [k, n]; everything is computed in 32x32 tiles. A matmul config is sized
+with the buffer formulas of tt.host.resources.matmul (the 0.81.1 program factories), so it fits the core's L1 by
+construction: the output block each core computes in one pass (out_block_h x out_block_w) and the K block
+(in0_block_w) are chosen as large as the budget allows.
 """
 
 from __future__ import annotations
 
+import functools
+
 from models.prepare import TILE
+from tt.host.resources.matmul import MatmulGeometry, MatmulOperands, matmul_buffers
 from tt.ops import ttnn
 
 MAX_IN0_BLOCK_W = 8
-MAX_SUBBLOCK_TILES = 4  # dest register holds 4 tiles when fp32 accumulation is on
+DEST_TILES, DEST_TILES_FP32 = 8, 4  # dest register tiles per subblock in half-sync mode (get_dest_reg_count)
 
 
 def tiles(elements: int) -> int:
     return -(-elements // TILE)
 
 
-def _largest_divisor(value: int, at_most: int) -> int:
-    return max(d for d in range(1, min(value, at_most) + 1) if value % d == 0)
+def _divisors(value: int, at_most: int | None = None) -> list[int]:
+    return [d for d in range(1, min(value, at_most or value) + 1) if value % d == 0]
 
 
-def _subblock(per_core_m: int, per_core_n: int) -> tuple[int, int]:
-    """(out_subblock_h, out_subblock_w): dividing the per-core block, at most MAX_SUBBLOCK_TILES tiles, widest."""
+def _subblock(block_h: int, block_w: int, dest: int) -> tuple[int, int]:
+    """(out_subblock_h, out_subblock_w): dividing the block, at most `dest` tiles, widest."""
     best = (1, 1)
-    for w in range(1, per_core_n + 1):
-        for h in range(1, per_core_m + 1):
-            if per_core_n % w or per_core_m % h or h * w > MAX_SUBBLOCK_TILES:
-                continue
+    for w in _divisors(block_w, dest):
+        for h in _divisors(block_h, dest // w):
             if (h * w, w) > (best[0] * best[1], best[1]):
                 best = (h, w)
     return best
 
 
-def matmul_config(m: int, k: int, n: int, grid):
-    """2D multicast when the rows fill the grid's height, else 1D multicast of in0 over every core."""
-    mt, kt, nt = tiles(m), tiles(k), tiles(n)
-    in0_block_w = _largest_divisor(kt, MAX_IN0_BLOCK_W)
-    if mt >= grid.y:
-        per_core_m, per_core_n = -(-mt // grid.y), -(-nt // grid.x)
-        h, w = _subblock(per_core_m, per_core_n)
-        return ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(
-            compute_with_storage_grid_size=grid, in0_block_w=in0_block_w, out_subblock_h=h, out_subblock_w=w,
-            per_core_M=per_core_m, per_core_N=per_core_n, transpose_mcast=False, fused_activation=None)
-    per_core_n = -(-nt // (grid.x * grid.y))
-    h, w = _subblock(mt, per_core_n)
-    return ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig(
-        compute_with_storage_grid_size=grid, in0_block_w=in0_block_w, out_subblock_h=h, out_subblock_w=w,
-        per_core_M=mt, per_core_N=per_core_n, fuse_batch=True, fused_activation=None, mcast_in0=True)
+def _bytes(config, geometry: MatmulGeometry, operands: MatmulOperands, dram_alignment: int = 64) -> int:
+    return sum(-(-entries * size // dram_alignment) * dram_alignment
+               for _, entries, size in matmul_buffers(config, geometry, operands, dram_banks=1) if entries)
+
+
+def matmul_config(m: int, k: int, n: int, grid, l1_budget: int, operands: MatmulOperands):
+    """2D multicast when the rows fill the grid's height, else 1D multicast of in0 over every core; the largest
+    output block (then K block) whose buffers fit `l1_budget` bytes per core."""
+    return _matmul_config(m, k, n, (grid.x, grid.y), l1_budget, operands)
+
+
+@functools.cache
+def _matmul_config(m: int, k: int, n: int, grid_xy: tuple[int, int], l1_budget: int, operands: MatmulOperands):
+    grid = ttnn.CoreCoord(*grid_xy)
+    geometry = MatmulGeometry(tiles(m), tiles(k), tiles(n))
+    dest = DEST_TILES_FP32 if operands.fp32_dest_acc_en else DEST_TILES
+    two_d = geometry.mt >= grid.y
+    if two_d:
+        per_core_m, per_core_n = -(-geometry.mt // grid.y), -(-geometry.nt // grid.x)
+    else:
+        per_core_m, per_core_n = geometry.mt, -(-geometry.nt // (grid.x * grid.y))
+    candidates = sorted(((h * w, w, in0_block_w, h) for h in _divisors(per_core_m) for w in _divisors(per_core_n)
+                         for in0_block_w in _divisors(geometry.kt, MAX_IN0_BLOCK_W)), reverse=True)
+    for _, block_w, in0_block_w, block_h in candidates:
+        sub_h, sub_w = _subblock(block_h, block_w, dest)
+        common = dict(compute_with_storage_grid_size=grid, in0_block_w=in0_block_w, out_subblock_h=sub_h,
+                      out_subblock_w=sub_w, out_block_h=block_h, out_block_w=block_w, per_core_M=per_core_m,
+                      per_core_N=per_core_n, fused_activation=None)
+        if two_d:
+            config = ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(transpose_mcast=False, **common)
+        else:
+            config = ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig(fuse_batch=True, mcast_in0=True, **common)
+        if _bytes(config, geometry, operands) <= l1_budget:
+            return config
+    raise ValueError(f"no matmul program config for [{m}, {k}] @ [{k}, {n}] fits {l1_budget} B of L1 per core "
+                     f"on a {grid.x}x{grid.y} grid")
 
 
 def sdpa_config(q_len: int, k_len: int, grid):

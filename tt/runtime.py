@@ -1,9 +1,14 @@
-"""Where TTNN ops run: a real Tenstorrent device, or the host execution path of the same ttnn package.
+"""Where TTNN ops run: a real Tenstorrent device, or the host path of the same ttnn package (tt.host).
 
-`open_runtime("auto")` opens the card when `/dev/tenstorrent` exists and otherwise a host runtime whose device is a
-`HostDevice` (a stand-in for a Wormhole n150). Model code is the same in both modes: it calls ops through
-`tt.ops.ttnn` and reads the grid from `runtime.device`. Every op call and every host<->device transfer made
-through that proxy is recorded in `runtime.log`.
+- `open_runtime("auto")` opens the card when `/dev/tenstorrent` exists and otherwise a host runtime whose device
+  is a `tt.host.HostDevice` standing in for a chip (a Wormhole n150 unless told otherwise): ops run Tenstorrent's
+  golden functions on host values after every check a card would make.
+- `dry_runtime(device)` is the shape-only host path: tensors carry shape, dtype, layout and memory config but no
+  data, so the unchanged model code runs at full size in seconds (tt.dry_run). It nests inside whichever runtime is
+  open and gives it back on exit.
+
+Model code is the same in every mode: it calls ops through `tt.ops.ttnn` and reads the grid from
+`runtime.device`. Ops and transfers are recorded only inside `runtime.recording()`.
 
 Host mode needs ttnn's driver layer mocked with a cluster descriptor before ttnn's first TILE conversion (without
 one ttnn aborts with "No chips detected in the cluster"); `open_runtime("host")` writes the n150 descriptor below and
@@ -15,24 +20,21 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 import ttnn
 from loguru import logger
+
+from tt.host.device import HostDevice, device_spec
+from tt.oplog import OpLog, OpRecord, describe
 
 CARD_PATH = Path("/dev/tenstorrent")
 MOCK_CLUSTER_ENV = "TT_METAL_MOCK_CLUSTER_DESC_PATH"
 
-# compute_with_storage_grid_size() of a Wormhole n150 with one command queue: the core descriptor that ships with
-# ttnn 0.81.1 (ttnn/tt_metal/core_descriptors/wormhole_b0_80_arch.yaml, board "nebula_x1" = n150, row dispatch,
-# 1 CQ) gives compute_with_storage_grid_range [0, 0]..[7, 7]: 8 columns x 8 rows of the 8x9 unharvested Tensix
-# cores, the last row going to dispatch.
-N150_GRID = (8, 8)
-
-# A single-chip Wormhole n150 cluster descriptor that ttnn 0.81.1 accepts (one harvested Tensix row).
+# A single-chip Wormhole n150 cluster descriptor that ttnn 0.81.1 accepts (one harvested Tensix row). It only lets
+# ttnn's host code (tile conversion, packing) run; the modelled device is chosen separately.
 N150_CLUSTER_DESCRIPTOR = """\
 arch:
   0: wormhole_b0
@@ -61,108 +63,64 @@ boards:
 MODES = ("auto", "device", "host")
 
 
-class HostDevice:
-    """Stands in for a Wormhole n150 in host mode: answers the questions model code asks a device."""
+class Runtime:
+    """An open device (or its host stand-in), the section names in force, and the recordings in progress."""
 
-    def compute_with_storage_grid_size(self) -> ttnn.CoreCoord:
-        return ttnn.CoreCoord(*N150_GRID)
-
-    def arch(self):
-        return ttnn.Arch.WORMHOLE_B0
-
-    @property
-    def core_grid(self) -> ttnn.CoreGrid:
-        return ttnn.CoreGrid(y=N150_GRID[1], x=N150_GRID[0])
-
-    def __repr__(self) -> str:
-        return f"HostDevice(wormhole_b0 n150, grid {N150_GRID[0]}x{N150_GRID[1]})"
-
-
-@dataclass(frozen=True)
-class OpRecord:
-    """One op call or transfer. `inputs` describes each tensor argument as dtype/layout[shape]@memory."""
-
-    op: str
-    kind: str  # "op" | "to_device" | "from_device"
-    backend: str  # "device" (ran on the card) | "host" (host execution path)
-    inputs: tuple[str, ...]
-    kwargs: tuple[str, ...]
-    sections: tuple[str, ...]
-
-    def __str__(self) -> str:
-        where = "/".join(self.sections) or "-"
-        return f"[{where}] {self.kind} {self.op} ({self.backend}) {', '.join(self.inputs)} kw={list(self.kwargs)}"
-
-
-def describe(value) -> str:
-    """Brief description of a tensor argument for the op log."""
-    if isinstance(value, ttnn.Tensor):
-        if value.storage_type() == ttnn.StorageType.DEVICE:
-            config = value.memory_config()
-            memory = f"{config.buffer_type.name}_{config.memory_layout.name}"
-        else:
-            memory = "host"
-        return f"{value.dtype.name}/{value.layout.name}{list(value.shape)}@{memory}"
-    if isinstance(value, torch.Tensor):
-        return f"torch.{str(value.dtype).removeprefix('torch.')}{list(value.shape)}"
-    return type(value).__name__
-
-
-class OpLog:
-    """Every op call and every host<->device transfer made through tt.ops, in call order."""
-
-    def __init__(self):
-        self.entries: list[OpRecord] = []
+    def __init__(self, mode: str, device):
+        self.mode = mode  # "device" | "host" | "dry"
+        self.device = device
         self._sections: list[str] = []
+        self._logs: list[OpLog] = []
 
     @contextmanager
-    def section(self, name: str):
+    def section(self, name: str) -> Iterator[None]:
         """Records made inside carry `name` (sections nest; a record carries every enclosing name)."""
         self._sections.append(name)
         try:
-            yield self
+            yield
         finally:
             self._sections.pop()
 
-    def record(self, op: str, kind: str, backend: str, tensors, kwarg_names) -> OpRecord:
+    @contextmanager
+    def recording(self) -> Iterator[OpLog]:
+        """Records every op and transfer made until the block ends into the log it yields (recordings nest)."""
+        log = OpLog()
+        self._logs.append(log)
+        try:
+            yield log
+        finally:
+            self._logs.remove(log)
+
+    @property
+    def recording_active(self) -> bool:
+        return bool(self._logs)
+
+    def record(self, op: str, kind: str, backend: str, tensors, kwarg_names, call_site: str, usage=None) -> None:
+        memory = getattr(self.device, "memory", None)
         entry = OpRecord(op=op, kind=kind, backend=backend, inputs=tuple(describe(t) for t in tensors),
-                         kwargs=tuple(kwarg_names), sections=tuple(self._sections))
-        self.entries.append(entry)
-        return entry
+                         kwargs=tuple(kwarg_names), sections=tuple(self._sections), call_site=call_site,
+                         cb_bytes=None if usage is None else usage.cb_bytes,
+                         cores=None if usage is None else usage.cores,
+                         dram_bytes=None if memory is None else memory.dram,
+                         l1_bytes=None if memory is None else memory.l1_per_core)
+        for log in self._logs:
+            log.entries.append(entry)
 
-    def count(self, kind: str | None = None, section: str | None = None, op: str | None = None) -> int:
-        """Records matching every given filter; `op` matches "ttnn.linear" or just "linear"."""
-        return sum(1 for e in self.entries
-                   if (kind is None or e.kind == kind)
-                   and (section is None or section in e.sections)
-                   and (op is None or e.op == op or e.op.endswith("." + op)))
-
-    def clear(self) -> None:
-        self.entries.clear()
-
-    def __len__(self) -> int:
-        return len(self.entries)
+    def __repr__(self) -> str:
+        return f"Runtime({self.mode}, {self.device})"
 
 
-@dataclass
-class Runtime:
-    mode: str  # "device" | "host"
-    device: object  # a ttnn device, or HostDevice in host mode
-    log: OpLog = field(default_factory=OpLog)
-
-
-_active: Runtime | None = None
+_open: list[Runtime] = []  # the opened runtime, then any dry runtimes nested inside it
 
 
 def active_runtime() -> Runtime | None:
-    """The runtime opened last and not yet closed (tt.ops records into its log)."""
-    return _active
+    """The runtime that model code's ops record into: the innermost open one."""
+    return _open[-1] if _open else None
 
 
-def open_runtime(mode: str = "auto") -> Runtime:
-    """Open the device ("device"), the host path ("host"), or whichever fits this machine ("auto": the device when
-    /dev/tenstorrent exists). One runtime is open at a time."""
-    global _active
+def open_runtime(mode: str = "auto", device: str = "n150") -> Runtime:
+    """Open the card ("device"), the host path ("host") standing in for `device` (n150, n300 or p150), or whichever
+    fits this machine ("auto": the card when /dev/tenstorrent exists). One such runtime is open at a time."""
     if mode not in MODES:
         raise ValueError(f"open_runtime: mode must be one of {MODES}, got {mode!r}")
     card = CARD_PATH.exists()
@@ -174,26 +132,37 @@ def open_runtime(mode: str = "auto") -> Runtime:
     if mode == "host" and card:
         raise RuntimeError(f"open_runtime('host'): a Tenstorrent card is present ({CARD_PATH}); host mode mocks "
                            "the driver and must not run beside a real card; use open_runtime('device')")
-    if _active is not None:
-        raise RuntimeError(f"open_runtime: a {_active.mode} runtime is already open; close_runtime() it first")
+    if _open:
+        raise RuntimeError(f"open_runtime: a {_open[0].mode} runtime is already open; close_runtime() it first")
     if mode == "device":
-        device = ttnn.open_device(device_id=0)
+        chip = ttnn.open_device(device_id=0)
     else:
         _use_mock_cluster()
-        device = HostDevice()
-    _active = Runtime(mode=mode, device=device)
-    logger.info("TTNN runtime opened in {} mode on {}", mode, device)
-    return _active
+        chip = HostDevice(device_spec(device))
+    runtime = Runtime(mode, chip)
+    _open.append(runtime)
+    logger.info("TTNN runtime opened in {} mode on {}", mode, chip)
+    return runtime
 
 
 def close_runtime(runtime: Runtime) -> None:
-    """Closes the device in device mode; the runtime stops being the active one."""
-    global _active
+    """Closes the device in device mode; the runtime stops being open."""
     if runtime.mode == "device":
         ttnn.close_device(runtime.device)
-    if _active is runtime:
-        _active = None
+    if runtime in _open:
+        _open.remove(runtime)
     logger.info("TTNN runtime closed ({} mode)", runtime.mode)
+
+
+@contextmanager
+def dry_runtime(device: str = "n150") -> Iterator[Runtime]:
+    """A shape-only host runtime standing in for `device`, active until the block ends."""
+    runtime = Runtime("dry", HostDevice(device_spec(device), shapes_only=True))
+    _open.append(runtime)
+    try:
+        yield runtime
+    finally:
+        _open.remove(runtime)
 
 
 def _use_mock_cluster() -> None:

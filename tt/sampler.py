@@ -6,6 +6,7 @@ x stays a float32 device tensor across steps so that the small Euler updates are
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from tt.ops import ttnn
 
@@ -18,14 +19,16 @@ def step_times(num_steps: int) -> list[float]:
 
 
 def euler_sample(velocity: Callable[[object, int], object], noise_B1HA, num_steps: int,
-                 on_step: Callable[[int], None] | None = None):
+                 on_step: Callable[[int], None] | None = None,
+                 step_scope: Callable[[int], AbstractContextManager] = lambda step: nullcontext()):
     """velocity(x, step) -> v (device tensors); returns x after num_steps updates x <- x + dt * v.
-    on_step(i) is called after step i is enqueued (for timing)."""
+    Step i runs inside step_scope(i) (an op-log section); on_step(i) is called after it is enqueued (for timing)."""
     dt = -1.0 / num_steps
     x = noise_B1HA
     for step in range(num_steps):
-        v = ttnn.typecast(velocity(x, step), ttnn.float32)
-        x = ttnn.add(x, ttnn.multiply(v, dt))
+        with step_scope(step):
+            v = ttnn.typecast(velocity(x, step), ttnn.float32)
+            x = ttnn.add(x, ttnn.multiply(v, dt))
         if on_step is not None:
             on_step(step)
     return x

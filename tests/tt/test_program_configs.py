@@ -1,32 +1,45 @@
-"""Program configs are pure functions of shapes and the grid: their tiling invariants hold on every grid."""
+"""Program configs are pure functions of shapes, the grid and the L1 budget: at every full-size matmul shape the TT
+tree asks for, on every modelled grid, the config tiles the output within the grid and its buffers fit the budget."""
 
 import pytest
 
+from tt.host.device import DEVICES
+from tt.host.resources.matmul import TWO_D, MatmulGeometry, matmul_buffers
 from tt.ops import ttnn
-from tt.program_configs import MAX_SUBBLOCK_TILES, matmul_config, sdpa_config, tiles
-
-GRIDS = [(8, 8), (8, 7), (7, 10), (13, 10), (1, 1)]
-SHAPES = [(51 * 2, 1024, 4096), (816, 2048, 16384), (256, 1152, 4304), (37, 128, 2560), (64, 4304, 1152),
-          (1, 1024, 3072), (288, 144, 288)]
+from tt.program_configs import DEST_TILES, DEST_TILES_FP32, matmul_config, sdpa_config, tiles
 
 
-@pytest.mark.parametrize("grid_xy", GRIDS)
-@pytest.mark.parametrize("m, k, n", SHAPES)
-def test_matmul_config_tiles_the_output(grid_xy, m, k, n):
-    grid = ttnn.CoreCoord(*grid_xy)
-    cfg = matmul_config(m, k, n, grid)
-    mt, kt, nt = tiles(m), tiles(k), tiles(n)
-    assert kt % cfg.in0_block_w == 0
-    assert cfg.per_core_M % cfg.out_subblock_h == 0 and cfg.per_core_N % cfg.out_subblock_w == 0
-    assert cfg.out_subblock_h * cfg.out_subblock_w <= MAX_SUBBLOCK_TILES
-    assert cfg.compute_with_storage_grid_size.x == grid.x and cfg.compute_with_storage_grid_size.y == grid.y
-    if isinstance(cfg, ttnn.MatmulMultiCoreReuseMultiCastProgramConfig):
-        assert mt >= grid.y
-        assert cfg.per_core_M * grid.y >= mt and cfg.per_core_N * grid.x >= nt
-        assert (cfg.per_core_M - 1) * grid.y < mt  # no core row is left idle by an oversized block
-    else:
-        assert mt < grid.y and cfg.per_core_M == mt
-        assert cfg.per_core_N * grid.x * grid.y >= nt
+@pytest.mark.parametrize("device", sorted(DEVICES))
+def test_matmul_config_at_every_full_size_shape(full_size, device):
+    spec = DEVICES[device]
+    grid = ttnn.CoreCoord(*spec.grid)
+    assert len(full_size.matmul_shapes) > 50
+    for m, k, n, operands in sorted(full_size.matmul_shapes, key=str):
+        cfg = matmul_config(m, k, n, grid, spec.l1_budget, operands)
+        geometry = MatmulGeometry(tiles(m), tiles(k), tiles(n))
+        label = f"{device} [{m}, {k}] @ [{k}, {n}]"
+        assert geometry.kt % cfg.in0_block_w == 0, label
+        assert cfg.per_core_M % cfg.out_block_h == 0 and cfg.per_core_N % cfg.out_block_w == 0, label
+        assert cfg.out_block_h % cfg.out_subblock_h == 0 and cfg.out_block_w % cfg.out_subblock_w == 0, label
+        dest = DEST_TILES_FP32 if operands.fp32_dest_acc_en else DEST_TILES
+        assert cfg.out_subblock_h * cfg.out_subblock_w <= dest, label
+        blocks_y, blocks_x = -(-geometry.mt // cfg.per_core_M), -(-geometry.nt // cfg.per_core_N)
+        if isinstance(cfg, TWO_D):
+            assert blocks_x <= grid.x and blocks_y <= grid.y, label
+            assert (cfg.per_core_M - 1) * grid.y < geometry.mt, f"{label}: a core row left idle"
+        else:
+            assert cfg.mcast_in0 and blocks_y == 1 and blocks_x <= grid.x * grid.y, label
+        used = sum(entries * size for _, entries, size in matmul_buffers(cfg, geometry, operands, spec.dram_banks))
+        assert used <= spec.l1_budget, f"{label}: {used} B > {spec.l1_budget} B"
+
+
+def test_a_smaller_budget_gets_smaller_blocks(full_size):
+    """The gate/up projection of the pi0 VLM (3 cameras): the full budget takes larger output blocks than a third
+    of it, and both fit what they were given."""
+    m, k, n, operands = max((s for s in full_size.matmul_shapes if s[1:3] == (2048, 16384)), key=lambda s: s[0])
+    grid, budget = ttnn.CoreCoord(8, 8), DEVICES["n150"].l1_budget
+    large, small = (matmul_config(m, k, n, grid, b, operands) for b in (budget, budget // 3))
+    assert small.out_block_h * small.out_block_w < large.out_block_h * large.out_block_w
 
 
 @pytest.mark.parametrize("q_len, k_len, chunks", [(51, 816, (64, 64)), (51, 800, (64, 32)), (256, 256, (256, 256)),

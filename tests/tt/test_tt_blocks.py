@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from models import get_preset, qwen_decoder
+from models import gemma_decoder, get_preset, qwen_decoder
 from models.masks import additive_mask, attention_mask_2d, prefix_positions, suffix_ar_flags
 from reference import dual_expert as ref_dual
 from reference.attention import attend
@@ -17,7 +17,7 @@ from reference.random_init import init_random_, random_policy
 from tests.metrics import compare
 from tests.tt.tensors import BLOCK_PCC, to_host
 from tt import dual_expert as tt_dual
-from tt.attention import PrefixKVCache, Rope, upload_mask, upload_rotation
+from tt.attention import PrefixKVCache, Rope, Rotation, upload_mask
 from tt.common import scoped, upload
 from tt.decoder import DecoderLayer
 from tt.ops import ttnn
@@ -30,8 +30,14 @@ BATCH, SEQ = 2, 37
 
 
 def _decoders() -> dict[str, RefDecoder]:
+    """The tiny presets' decoders, Qwen2.5, and head_dims that are not a tile multiple (padded on TT) with MQA and
+    GQA, per-head q/k norms and QKV biases."""
     qwen2 = qwen_decoder(128, 2, 384, num_heads=16, num_kv_heads=8, head_dim=128, flavour="qwen2", vocab_size=64)
-    decoders = {"gemma": get_preset("pi0-tiny").vlm, "qwen3": get_preset("pi0-qwen3-tiny").vlm, "qwen2.5": qwen2}
+    decoders = {"gemma": get_preset("pi0-tiny").vlm, "qwen3": get_preset("pi0-qwen3-tiny").vlm, "qwen2.5": qwen2,
+                "gemma-hd72-mqa": gemma_decoder(128, 2, 256, num_heads=4, num_kv_heads=1, head_dim=72, vocab_size=64),
+                "qwen3-hd80-gqa": qwen_decoder(128, 2, 384, num_heads=4, num_kv_heads=2, head_dim=80, vocab_size=64),
+                "qwen2.5-hd40-gqa": qwen_decoder(128, 2, 384, num_heads=6, num_kv_heads=2, head_dim=40,
+                                                 flavour="qwen2", vocab_size=64)}
     built = {}
     for seed, (name, cfg) in enumerate(decoders.items()):
         built[name] = RefDecoder(cfg)
@@ -80,7 +86,7 @@ def test_decoder_attention_mlp_and_block(runtime, family, precision):
     expected_attention, expected_block = layer.self_attn.o_proj(attn), layer.finish(h, attn, gate)
 
     tt_layer = DecoderLayer(runtime, cfg, scoped(ref.state_dict(), "layers.0."), Precision(precision))
-    rope = Rope.upload(runtime, positions, cfg.rope_theta, upload_rotation(runtime, cfg.head_dim))
+    rope = Rope.upload(runtime, positions, cfg.rope_theta, Rotation.upload(runtime, cfg.head_dim))
     h_dev = upload(runtime, h[:, None], ttnn.bfloat16)
     tq, tk, tv, tgate = tt_layer.project(h_dev, rope)
     tt_attn = tt_layer.attend(tq, tk, tv, upload_mask(runtime, mask))
@@ -129,7 +135,7 @@ def test_one_shared_attention_layer(runtime, preset, precision):
     ar = suffix_ar_flags(cfg.suffix.horizon, cfg.suffix.has_state_token)
     expected = ref_dual.run_suffix(ref.expert, suffix, ref_dual.fill_prefix_cache(ref.vlm, prefix, pad), ar, cond)
 
-    rope = Rope.upload(runtime, prefix_positions(pad), cfg.vlm.rope_theta, tt.vlm.rotate)
+    rope = Rope.upload(runtime, prefix_positions(pad), cfg.vlm.rope_theta, tt.vlm.rotation)
     cache = tt_dual.fill_prefix_cache(tt.vlm, upload(runtime, prefix[:, None], ttnn.bfloat16), pad, rope,
                                       upload_mask(runtime, attention_mask_2d(pad, torch.zeros_like(pad))))
     assert isinstance(cache, PrefixKVCache) and len(cache.keys) == 1

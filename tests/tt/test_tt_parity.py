@@ -1,7 +1,7 @@
 """Every TT block against the float32 reference on tiny presets that keep the real head dims, MQA/GQA and
 non-tile-multiple sequence lengths (2 cameras x 256 + 37 language tokens; suffix of 51).
 
-The TT side runs on a Wormhole when one is present, otherwise on the host executor (see tt/host_executor.py);
+The TT side runs on a Wormhole when one is present, otherwise on the host executor (see tt/host/);
 each test prints which mode ran. A TT result is never compared with itself or with a torch path inside tt/.
 """
 
@@ -88,7 +88,7 @@ def test_decoder_stack(runtime, references, preset, precision):
     h = torch.randn(BATCH, TOKENS, cfg.width)
     expected = ref(h, mask, positions)
     tt = Decoder(runtime, cfg, ref.state_dict(), Precision(precision))
-    rope = Rope.upload(runtime, positions, cfg.rope_theta, tt.rotate)
+    rope = Rope.upload(runtime, positions, cfg.rope_theta, tt.rotation)
     actual = to_host(tt(upload(runtime, h[:, None], ttnn.bfloat16), rope, upload_mask(runtime, mask)))[:, 0]
     compare(f"[{runtime.mode}] {preset} decoder {precision}", actual[pad], expected[pad],
             min_pcc=BLOCK_PCC[precision])
@@ -125,15 +125,14 @@ def test_sample_actions_end_to_end(runtime, references, preset, precision):
     obs = _observation(ref.config, seed=1)
     noise = torch.randn(BATCH, ref.config.suffix.horizon, ref.config.suffix.action_dim)
     expected = ref.sample_actions(obs, noise=noise)
-    runtime.log.clear()
-    actual = tt.sample_actions(obs, noise=noise)
+    with runtime.recording() as log:
+        actual = tt.sample_actions(obs, noise=noise)
     compare(f"[{runtime.mode}] {preset} sample_actions {precision}", actual, expected,
             min_pcc=END_TO_END_PCC[precision])
-    transfers = runtime.log.count(kind="to_device", section="denoise") + \
-        runtime.log.count(kind="from_device", section="denoise")
-    denoise_ops = runtime.log.count(kind="op", section="denoise")
+    transfers = log.count(kind="to_device", section="denoise") + log.count(kind="from_device", section="denoise")
+    denoise_ops = log.count(kind="op", section="denoise")
     print(f"[{runtime.mode}] {preset} {precision}: {denoise_ops} device ops in the denoising loop "
           f"({denoise_ops // ref.config.sampler.num_steps} per step), {transfers} transfers")
     assert transfers == 0, "host<->device transfers inside the denoising loop"
-    assert runtime.log.count(op="embedding", section="denoise") == 0, "the prefix must not run inside the loop"
-    assert runtime.log.count(op="embedding") == 1, "the prefix (and its KV cache) is computed once per call"
+    assert log.count(op="embedding", section="denoise") == 0, "the prefix must not run inside the loop"
+    assert log.count(op="embedding") == 1, "the prefix (and its KV cache) is computed once per call"

@@ -11,14 +11,17 @@ import ttnn as real_ttnn
 
 from tests.metrics import compare
 from tests.tt.tensors import to_host
-from tt import host_executor
+from tt.host import executor
+from tt.host.device import DEVICES, HostDevice
 from tt.ops import ttnn
-from tt.runtime import CARD_PATH, MOCK_CLUSTER_ENV, N150_GRID, HostDevice, open_runtime
+from tt.runtime import CARD_PATH, MOCK_CLUSTER_ENV, open_runtime
 
 BF16_PCC = 0.999  # bfloat16 activations (the host path reaches 0.99997; the card computes in bf16/HiFi)
 BFP8_PCC = 0.997  # a bfloat8_b operand (shared exponent per 16 values)
 EXACT = 0.0  # data movement: bit-exact against the bfloat16-rounded input
 HAS_CARD = CARD_PATH.exists()
+N150 = DEVICES["n150"]
+N150_GRID = N150.grid
 host_only = pytest.mark.skipif(HAS_CARD, reason="checks the host stand-in; this machine has a card")
 
 
@@ -39,6 +42,11 @@ def bf16(t: torch.Tensor) -> torch.Tensor:
 def host_tensor(t, dtype=real_ttnn.bfloat16, layout=real_ttnn.TILE_LAYOUT):
     """A host tensor built with the real ttnn, for calling the executor directly (valid in both modes)."""
     return real_ttnn.from_torch(t, dtype=dtype, layout=layout)
+
+
+def execute(op, args, kwargs):
+    """The host path's result for one call, as an n150 would run it."""
+    return executor.execute(op, args, kwargs, N150)[0]
 
 
 def matmul_kernel(fp32_acc=True):
@@ -73,21 +81,21 @@ def test_from_torch_to_torch_round_trip_keeps_logical_shape(runtime):
 
 def test_to_device_and_from_device(runtime):
     t = torch.randn(1, 1, 32, 64)
-    runtime.log.clear()
-    staged = ttnn.from_torch(t, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT)
-    on_device = ttnn.to_device(staged, runtime.device, memory_config=ttnn.DRAM_MEMORY_CONFIG)
-    back = ttnn.from_device(on_device)
-    assert runtime.log.count(kind="to_device") == 1 and runtime.log.count(kind="from_device") == 1
+    with runtime.recording() as log:
+        staged = ttnn.from_torch(t, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT)
+        on_device = ttnn.to_device(staged, runtime.device, memory_config=ttnn.DRAM_MEMORY_CONFIG)
+        back = ttnn.from_device(on_device)
+    assert log.count(kind="to_device") == 1 and log.count(kind="from_device") == 1
     compare("to_device/from_device", ttnn.to_torch(back).float(), bf16(t), max_abs=EXACT)
 
 
 def test_as_tensor_uploads_and_caches(runtime, tmp_path):
     t = torch.randn(64, 96)
-    runtime.log.clear()
-    first, second = (ttnn.as_tensor(t, dtype=ttnn.bfloat8_b, layout=ttnn.TILE_LAYOUT, device=runtime.device,
-                                    memory_config=ttnn.DRAM_MEMORY_CONFIG, cache_file_name=tmp_path / "w")
-                     for _ in range(2))
-    assert len(list(tmp_path.iterdir())) == 1 and runtime.log.count(kind="to_device") == 2
+    with runtime.recording() as log:
+        first, second = (ttnn.as_tensor(t, dtype=ttnn.bfloat8_b, layout=ttnn.TILE_LAYOUT, device=runtime.device,
+                                        memory_config=ttnn.DRAM_MEMORY_CONFIG, cache_file_name=tmp_path / "w")
+                         for _ in range(2))
+    assert len(list(tmp_path.iterdir())) == 1 and log.count(kind="to_device") == 2
     compare("as_tensor cached", to_host(second), to_host(first), max_abs=EXACT)
     compare("as_tensor", to_host(first), t, min_pcc=BFP8_PCC)
 
@@ -150,8 +158,8 @@ def test_unary(runtime, name):
 def test_gelu_tanh_variant_selects_the_tanh_formula():
     a = bf16(torch.linspace(-4, 4, 32 * 64).reshape(32, 64))
     x = host_tensor(a)
-    tanh = real_ttnn.to_torch(host_executor.execute(real_ttnn.gelu, (x,), {"variant": real_ttnn.GeluVariant.Tanh}))
-    exact = real_ttnn.to_torch(host_executor.execute(real_ttnn.gelu, (x,), {}))
+    tanh = real_ttnn.to_torch(execute(real_ttnn.gelu, (x,), {"variant": real_ttnn.GeluVariant.Tanh}))
+    exact = real_ttnn.to_torch(execute(real_ttnn.gelu, (x,), {}))
     compare("gelu tanh", tanh.float(), bf16(F.gelu(a, approximate="tanh")), max_abs=EXACT)
     compare("gelu exact", exact.float(), bf16(F.gelu(a)), max_abs=EXACT)
     assert not torch.equal(tanh, exact)
@@ -285,7 +293,7 @@ def test_sdpa_with_additive_mask(runtime):
 def test_binding_rejects_unknown_keyword():
     x, w = host_tensor(torch.randn(32, 64)), host_tensor(torch.randn(64, 32))
     with pytest.raises(TypeError, match=r"ttnn\.linear: unexpected keyword argument 'bias_tensor'"):
-        host_executor.execute(real_ttnn.linear, (x, w), {"bias_tensor": None})
+        execute(real_ttnn.linear, (x, w), {"bias_tensor": None})
 
 
 def test_binding_rejects_wrongly_typed_configs():
@@ -294,42 +302,42 @@ def test_binding_rejects_wrongly_typed_configs():
                                               q_chunk_size=32, k_chunk_size=32)
     with pytest.raises(TypeError, match=r"ttnn\.linear: argument 'program_config' expects .*"
                                         r"MatmulMultiCoreReuseMultiCastProgramConfig.*found .*SDPAProgramConfig"):
-        host_executor.execute(real_ttnn.linear, (x, w), {"program_config": sdpa_config})
+        execute(real_ttnn.linear, (x, w), {"program_config": sdpa_config})
     with pytest.raises(TypeError, match=r"argument 'memory_config' expects MemoryConfig \| None, found .*str"):
-        host_executor.execute(real_ttnn.linear, (x, w), {"memory_config": "DRAM"})
+        execute(real_ttnn.linear, (x, w), {"memory_config": "DRAM"})
     with pytest.raises(TypeError, match=r"argument 'compute_kernel_config' expects WormholeComputeKernelConfig"):
-        host_executor.execute(real_ttnn.linear, (x, w), {"compute_kernel_config": mcast_1d()})
+        execute(real_ttnn.linear, (x, w), {"compute_kernel_config": mcast_1d()})
 
 
 def test_binding_rejects_missing_argument():
     fused = host_tensor(torch.randn(1, 1, 32, 96))
     with pytest.raises(TypeError, match=r"nlp_create_qkv_heads: missing required argument 'num_heads'"):
-        host_executor.execute(real_ttnn.experimental.nlp_create_qkv_heads, (fused,), {})
+        execute(real_ttnn.experimental.nlp_create_qkv_heads, (fused,), {})
 
 
 def test_layout_rules():
     w = host_tensor(torch.randn(64, 32))
     row_major = host_tensor(torch.randn(32, 64), layout=real_ttnn.ROW_MAJOR_LAYOUT)
     with pytest.raises(ValueError, match=r"ttnn\.linear: argument 'input_tensor_a': layout must be TILE"):
-        host_executor.execute(real_ttnn.linear, (row_major, w), {})
+        execute(real_ttnn.linear, (row_major, w), {})
     x8 = host_tensor(torch.randn(32, 64), dtype=real_ttnn.bfloat8_b)
     with pytest.raises(ValueError, match="BFLOAT8_B result needs TILE"):
-        host_executor.execute(real_ttnn.to_layout, (x8, real_ttnn.ROW_MAJOR_LAYOUT), {})
+        execute(real_ttnn.to_layout, (x8, real_ttnn.ROW_MAJOR_LAYOUT), {})
     tiled_ids = host_tensor(torch.zeros(1, 32, dtype=torch.int32), dtype=real_ttnn.uint32)
     table = host_tensor(torch.randn(10, 32), layout=real_ttnn.ROW_MAJOR_LAYOUT)
     with pytest.raises(ValueError, match="'input_tensor': layout must be ROW_MAJOR"):
-        host_executor.execute(real_ttnn.embedding, (tiled_ids, table), {})
+        execute(real_ttnn.embedding, (tiled_ids, table), {})
 
 
 def test_program_config_rules():
     x, w = host_tensor(torch.randn(1, 1, 64, 128)), host_tensor(torch.randn(128, 256))
     cases = [(mcast_2d(in0_block_w=3), "in0_block_w"),
-             (mcast_2d(grid=(8, 9)), "exceeds the device grid"),
+             (mcast_2d(grid=(8, 9)), "exceeds the n150 grid 8x8"),
              (mcast_2d(per_core_m=2, per_core_n=4, subblock=(2, 4)), "dest tiles"),
              (mcast_2d(per_core_n=1, per_core_m=1, in0_block_w=2, grid=(4, 8)), "do not fit the grid")]
     for config, message in cases:
         with pytest.raises(ValueError, match=message):
-            host_executor.execute(real_ttnn.linear, (x, w), {"program_config": config,
+            execute(real_ttnn.linear, (x, w), {"program_config": config,
                                                              "compute_kernel_config": matmul_kernel()})
 
 
@@ -338,16 +346,16 @@ def test_sdpa_rules():
     mask = host_tensor(torch.zeros(1, 1, 64, 64))
     sdpa = real_ttnn.transformer.scaled_dot_product_attention
     with pytest.raises(ValueError, match="mutually exclusive"):
-        host_executor.execute(sdpa, (q, q, q), {"attn_mask": mask})
+        execute(sdpa, (q, q, q), {"attn_mask": mask})
     odd = host_tensor(torch.randn(1, 2, 64, 72))
     with pytest.raises(ValueError, match="head_dim 72 must be a multiple of 32"):
-        host_executor.execute(sdpa, (odd, odd, odd), {"is_causal": False})
+        execute(sdpa, (odd, odd, odd), {"is_causal": False})
 
 
 def test_ops_without_golden_are_refused():
     x = host_tensor(torch.randn(1, 1, 32, 64))
     with pytest.raises(NotImplementedError, match="no golden function"):
-        host_executor.execute(real_ttnn.experimental.attn_matmul, (x, x), {"compute_with_storage_grid_size":
+        execute(real_ttnn.experimental.attn_matmul, (x, x), {"compute_with_storage_grid_size":
                                                                           real_ttnn.CoreCoord(8, 8)})
 
 
@@ -361,14 +369,13 @@ def test_proxy_passes_non_ops_through():
 
 
 def test_op_log_records_ops_transfers_and_sections(runtime):
-    log = runtime.log
-    log.clear()
-    with log.section("block"):
-        x, w = up(runtime, torch.randn(1, 1, 32, 64)), up(runtime, torch.randn(64, 32))
-        with log.section("matmul"):
-            y = ttnn.linear(x, w, memory_config=ttnn.DRAM_MEMORY_CONFIG)
-        ttnn.to_torch(y)
-    ttnn.add(x, 1.0)
+    with runtime.recording() as log:
+        with runtime.section("block"):
+            x, w = up(runtime, torch.randn(1, 1, 32, 64)), up(runtime, torch.randn(64, 32))
+            with runtime.section("matmul"):
+                y = ttnn.linear(x, w, memory_config=ttnn.DRAM_MEMORY_CONFIG)
+            ttnn.to_torch(y)
+        ttnn.add(x, 1.0)
     backend = "device" if runtime.mode == "device" else "host"
     # the executor's own to_torch/from_torch inside linear and add are not transfers
     assert (log.count(kind="to_device"), log.count(kind="from_device"), log.count(kind="op")) == (2, 1, 2)
@@ -377,8 +384,9 @@ def test_op_log_records_ops_transfers_and_sections(runtime):
     record = next(e for e in log.entries if e.op == "ttnn.linear")
     assert record.kind == "op" and record.backend == backend and record.sections == ("block", "matmul")
     assert record.inputs[0].startswith("BFLOAT16/TILE[1, 1, 32, 64]") and record.kwargs == ("memory_config",)
-    log.clear()
-    assert len(log) == 0 and log.count() == 0
+    assert record.call_site.startswith("tests/tt/test_host_executor.py:")
+    ttnn.add(x, 1.0)
+    assert len(log) == 5, "nothing is recorded once the recording has ended"
 
 
 def test_only_one_runtime_at_a_time(runtime):

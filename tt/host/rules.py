@@ -1,6 +1,6 @@
 """The dtype / layout rules each op documents (or, where its docstring is silent, its device validation in
-tt-metal states), plus the shape rules of matmul program configs and SDPA: ValueError naming op, argument and
-rule. Part of the host execution path (tt/host_executor.py)."""
+tt-metal states), plus the shape rules of matmul program configs and SDPA: RuleViolation (a ValueError) naming op,
+argument and rule."""
 
 from __future__ import annotations
 
@@ -10,16 +10,20 @@ from dataclasses import dataclass
 import ttnn
 
 from models.prepare import TILE
-from tt.op_binding import BoundCall
-from tt.runtime import N150_GRID
+from tt.host.binding import BoundCall
+from tt.host.device import DeviceSpec
+from tt.host.errors import RuleViolation
+from tt.host.meta import MetaTensor
+from tt.host.resources.matmul import DRAM_SHARDED, ONE_D, TWO_D, MatmulGeometry
 
 F32, BF16, BFP8, BFP4 = ttnn.float32, ttnn.bfloat16, ttnn.bfloat8_b, ttnn.bfloat4_b
 INT32, UINT32, UINT16, UINT8, INT8 = ttnn.int32, ttnn.uint32, ttnn.uint16, ttnn.uint8, ttnn.int8
 TILE_LAYOUT, ROW_MAJOR = ttnn.TILE_LAYOUT, ttnn.ROW_MAJOR_LAYOUT
 FLOATS = (F32, BF16, BFP8, BFP4)
 BLOCK_FLOATS = (BFP8, BFP4)
-# Wormhole dest register: 8 tiles in 16-bit mode, 4 with fp32 accumulation (the matmul subblock limit).
-DEST_TILES, DEST_TILES_FP32 = 8, 4
+# Dest register of Wormhole and Blackhole: 16 32x32 tiles (DEST_REGISTER_FULL_SIZE * DATUMS_PER_ROW / 1024, in the
+# shipped tensix_types.h).
+DEST_TILES_FULL = 16
 
 
 @dataclass(frozen=True)
@@ -67,18 +71,18 @@ def _names(values) -> str:
 
 
 def _reject(call: BoundCall, arg: str, rule: str):
-    raise ValueError(f"{call.op}: argument {arg!r}: {rule}")
+    raise RuleViolation(f"{call.op}: argument {arg!r}: {rule}")
 
 
 def tensors_in(value):
-    if isinstance(value, ttnn.Tensor):
+    if isinstance(value, (ttnn.Tensor, MetaTensor)):
         yield value
     elif isinstance(value, (list, tuple)):
         for item in value:
             yield from tensors_in(item)
 
 
-def check_call(call: BoundCall) -> None:
+def check_call(call: BoundCall, spec: DeviceSpec) -> None:
     for arg, value in call.arguments.items():
         for t in tensors_in(value):
             if t.dtype in BLOCK_FLOATS and t.layout != TILE_LAYOUT:
@@ -94,54 +98,95 @@ def check_call(call: BoundCall) -> None:
                 _reject(call, arg, f"dtype must be {_names(rule.dtypes)}, got {t.dtype.name} ({rule.source})")
     check = _SHAPE_CHECKS.get(call.op)
     if check is not None:
-        check(call)
+        check(call, spec)
 
 
-def _check_grid(call: BoundCall, arg: str, grid) -> None:
-    if grid.x > N150_GRID[0] or grid.y > N150_GRID[1]:
-        _reject(call, arg, f"compute_with_storage_grid_size {grid.x}x{grid.y} exceeds the device grid "
-                           f"{N150_GRID[0]}x{N150_GRID[1]}")
+def _check_grid(call: BoundCall, arg: str, grid, spec: DeviceSpec) -> None:
+    if grid.x > spec.grid[0] or grid.y > spec.grid[1]:
+        _reject(call, arg, f"compute_with_storage_grid_size {grid.x}x{grid.y} exceeds the {spec.name} grid "
+                           f"{spec.grid[0]}x{spec.grid[1]}")
 
 
-def _check_matmul(call: BoundCall) -> None:
-    """Program config rules of the matmul program factories (tt-metal matmul validation)."""
-    config = call.arguments.get("program_config")
-    a, b = call.tensor("input_tensor_a"), call.tensor("input_tensor_b")
-    multicast = (ttnn.MatmulMultiCoreReuseMultiCastProgramConfig, ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig)
-    if not isinstance(config, multicast) or a is None or b is None:
-        return
-    grid = config.compute_with_storage_grid_size
-    _check_grid(call, "program_config", grid)
-    a_shape, b_shape = list(a.padded_shape), list(b.padded_shape)
-    m, k = (a_shape[-1], a_shape[-2]) if call.arguments.get("transpose_a") else (a_shape[-2], a_shape[-1])
-    n = b_shape[-2] if call.arguments.get("transpose_b") else b_shape[-1]
-    batch = math.prod(a_shape[:-2])
-    kt, nt = k // TILE, n // TILE
-    if kt % config.in0_block_w:
-        _reject(call, "program_config", f"Kt ({kt}) must be divisible by in0_block_w ({config.in0_block_w})")
-    if config.per_core_M % config.out_subblock_h or config.per_core_N % config.out_subblock_w:
-        _reject(call, "program_config", f"out_subblock {config.out_subblock_h}x{config.out_subblock_w} must divide "
-                                        f"the per-core block {config.per_core_M}x{config.per_core_N}")
+def _dest_tiles(call: BoundCall) -> int:
+    """get_dest_reg_count: 16 tiles of dest, halved in half-sync mode and again with fp32 accumulation (the same on
+    Wormhole and Blackhole)."""
     kernel = call.arguments.get("compute_kernel_config")
-    dest = DEST_TILES_FP32 if kernel is not None and kernel.fp32_dest_acc_en else DEST_TILES
+    tiles = DEST_TILES_FULL
+    if kernel is None or not kernel.dst_full_sync_en:
+        tiles //= 2
+    if kernel is not None and kernel.fp32_dest_acc_en:
+        tiles //= 2
+    return tiles
+
+
+def _check_matmul(call: BoundCall, spec: DeviceSpec) -> None:
+    """Program config rules of the matmul device operation (tt-metal matmul/device/matmul_validation.cpp)."""
+    config = call.arguments.get("program_config")
+    if call.tensor("input_tensor_a") is None or call.tensor("input_tensor_b") is None or config is None:
+        return
+    g = MatmulGeometry.of(call)
+    if g.kt % config.in0_block_w:
+        _reject(call, "program_config", f"Kt ({g.kt}) must be divisible by in0_block_w ({config.in0_block_w})")
+    if isinstance(config, DRAM_SHARDED):
+        _check_dram_sharded(call, g)
+        return
+    _check_grid(call, "program_config", config.compute_with_storage_grid_size, spec)
+    grid = config.compute_with_storage_grid_size
+    block_h = getattr(config, "out_block_h", config.per_core_M)
+    block_w = getattr(config, "out_block_w", config.per_core_N)
+    if config.per_core_M % block_h or config.per_core_N % block_w:
+        _reject(call, "program_config", f"out_block {block_h}x{block_w} must divide the per-core block "
+                                        f"{config.per_core_M}x{config.per_core_N}")
+    if block_h % config.out_subblock_h or block_w % config.out_subblock_w:
+        _reject(call, "program_config", f"out_subblock {config.out_subblock_h}x{config.out_subblock_w} must divide "
+                                        f"the output block {block_h}x{block_w}")
+    dest = _dest_tiles(call)
     if config.out_subblock_h * config.out_subblock_w > dest:
-        _reject(call, "program_config", f"out_subblock_h * out_subblock_w must be <= {dest} dest tiles "
-                                        f"(fp32_dest_acc_en={dest == DEST_TILES_FP32})")
-    if isinstance(config, ttnn.MatmulMultiCoreReuseMultiCastProgramConfig):
-        blocks_y, blocks_x = -(-(batch * m // TILE) // config.per_core_M), -(-nt // config.per_core_N)
+        _reject(call, "program_config", f"out_subblock_w {config.out_subblock_w} times out_subblock_h "
+                                        f"{config.out_subblock_h} needs to be at most {dest} to fit in hardware "
+                                        "(dest tiles with this compute kernel config)")
+    blocks_y, blocks_x = -(-g.mt // config.per_core_M), -(-g.nt // config.per_core_N)
+    if isinstance(config, TWO_D):
+        if config.per_core_M > g.mt:
+            _reject(call, "program_config", f"per_core_M ({config.per_core_M}) exceeds Mt ({g.mt})")
         if config.transpose_mcast:
             blocks_x, blocks_y = blocks_y, blocks_x
         if blocks_x > grid.x or blocks_y > grid.y:
             _reject(call, "program_config", f"output blocks {blocks_x}x{blocks_y} (x by y) do not fit the grid "
                                             f"{grid.x}x{grid.y}")
-    else:
-        mt = (batch * m if config.fuse_batch else m) // TILE
-        blocks = -(-mt // config.per_core_M) * -(-nt // config.per_core_N)
-        if blocks > grid.x * grid.y:
-            _reject(call, "program_config", f"{blocks} output blocks exceed the {grid.x * grid.y} cores of the grid")
+    elif isinstance(config, ONE_D):
+        if blocks_x * blocks_y > grid.x * grid.y:
+            _reject(call, "program_config", f"{blocks_x * blocks_y} output blocks exceed the {grid.x * grid.y} "
+                                            "cores of the grid")
+        if config.mcast_in0 and blocks_y != 1:
+            _reject(call, "program_config", f"mcast_in0 needs all of M in one block: Mt {g.mt} > per_core_M "
+                                            f"{config.per_core_M}")
+        if not config.mcast_in0 and blocks_x != 1:
+            _reject(call, "program_config", f"mcast_in1 requires N ({g.nt}) to fit within one per_core_N block "
+                                            f"({config.per_core_N})")
 
 
-def _check_sdpa(call: BoundCall) -> None:
+def _check_dram_sharded(call: BoundCall, g) -> None:
+    """validate_matmul_dram_sharded_config: one tile row of activations, width-sharded in L1, weights width-sharded
+    in DRAM, output sharded like the activations."""
+    config = call.arguments["program_config"]
+    a, b = call.tensor("input_tensor_a"), call.tensor("input_tensor_b")
+    out = call.arguments.get("memory_config")
+    width_sharded = ttnn.TensorMemoryLayout.WIDTH_SHARDED
+    if g.mt != 1 or config.per_core_M != 1:
+        _reject(call, "input_tensor_a", f"DRAM-sharded matmul only supports an in0 height of one tile, got "
+                                        f"Mt={g.mt}, per_core_M={config.per_core_M}")
+    config_a = a.memory_config()
+    if config_a.memory_layout != width_sharded or config_a.buffer_type != ttnn.BufferType.L1:
+        _reject(call, "input_tensor_a", "DRAM-sharded matmul needs in0 WIDTH_SHARDED in L1")
+    config_b = b.memory_config()
+    if config_b.memory_layout != width_sharded or config_b.buffer_type != ttnn.BufferType.DRAM:
+        _reject(call, "input_tensor_b", "DRAM-sharded matmul needs in1 WIDTH_SHARDED in DRAM")
+    if out is None or out.memory_layout != width_sharded or out.buffer_type != ttnn.BufferType.L1:
+        _reject(call, "memory_config", "DRAM-sharded matmul needs its output WIDTH_SHARDED in L1")
+
+
+def _check_sdpa(call: BoundCall, spec: DeviceSpec) -> None:
     """tt-metal sdpa_device_operation validation, regular (non-chunked, non-windowed) mode; the messages are in the
     0.81.1 binary."""
     q, k, v = (call.tensor(n) for n in ("input_tensor_q", "input_tensor_k", "input_tensor_v"))
@@ -165,14 +210,14 @@ def _check_sdpa(call: BoundCall) -> None:
         if config.q_chunk_size % TILE or config.k_chunk_size % TILE:
             _reject(call, "program_config", f"chunk sizes ({config.q_chunk_size}, {config.k_chunk_size}) must be "
                                             f"multiples of {TILE}")
-        _check_grid(call, "program_config", config.compute_with_storage_grid_size)
+        _check_grid(call, "program_config", config.compute_with_storage_grid_size, spec)
     if mask is not None:
         mb, mh, mq, mk = list(mask.shape)
         if mb not in (1, b) or mh not in (1, nqh) or mq != sq or mk != sk:
             _reject(call, "attn_mask", f"shape {list(mask.shape)} must be [1 or {b}, 1 or {nqh}, {sq}, {sk}]")
 
 
-def _check_norm(call: BoundCall) -> None:
+def _check_norm(call: BoundCall, spec: DeviceSpec) -> None:
     """Limitations listed in the rms_norm / layer_norm docstrings."""
     x = call.tensor("input_tensor")
     residual = call.tensor("residual_input_tensor")
@@ -192,14 +237,14 @@ def _check_norm(call: BoundCall) -> None:
             _reject(call, name, f"ROW_MAJOR {list(p.shape)} must be [{width // TILE}, {TILE}] sticks")
 
 
-def _check_binary(call: BoundCall) -> None:
+def _check_binary(call: BoundCall, spec: DeviceSpec) -> None:
     a, b = call.tensor("input_tensor_a"), call.tensor("input_tensor_b")
     if a is not None and b is not None and a.dtype != b.dtype and not (a.dtype in FLOATS and b.dtype in FLOATS):
         _reject(call, "input_tensor_b", f"dtypes {a.dtype.name} and {b.dtype.name} may not mix (only float "
                                         "dtypes mix)")
 
 
-def _check_concat(call: BoundCall) -> None:
+def _check_concat(call: BoundCall, spec: DeviceSpec) -> None:
     tensors = list(tensors_in(call.arguments.get("tensors")))
     first = tensors[0]
     for t in tensors[1:]:
@@ -207,7 +252,7 @@ def _check_concat(call: BoundCall) -> None:
             _reject(call, "tensors", "all tensors must share layout, dtype and rank")
 
 
-def _check_slice(call: BoundCall) -> None:
+def _check_slice(call: BoundCall, spec: DeviceSpec) -> None:
     x = call.tensor("input_tensor")
     starts = call.arguments.get("starts", call.arguments.get("slice_start"))
     ends = call.arguments.get("ends", call.arguments.get("slice_end"))
@@ -225,7 +270,7 @@ def _check_slice(call: BoundCall) -> None:
         _reject(call, "steps", "strided slicing is not supported for bfloat8_b tensors")
 
 
-def _check_embedding(call: BoundCall) -> None:
+def _check_embedding(call: BoundCall, spec: DeviceSpec) -> None:
     weight, dtype, layout = call.tensor("weight"), call.arguments.get("dtype"), call.arguments.get("layout")
     if dtype is not None and dtype != weight.dtype and (layout or weight.layout) != TILE_LAYOUT:
         _reject(call, "dtype", "can only typecast output embeddings when producing TILE_LAYOUT output")

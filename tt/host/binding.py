@@ -1,6 +1,6 @@
 """Binding a ttnn op call against the op's real C++ signature (nanobind `__nb_signature__`), as the device path
-does first: unknown keywords, missing arguments and wrongly typed config arguments raise TypeError naming the op
-and the argument. Part of the host execution path (tt/host_executor.py)."""
+does first: unknown keywords, missing arguments and wrongly typed config arguments raise BindingError (a TypeError)
+naming the op and the argument. A shape-only MetaTensor binds where the signature takes a ttnn.Tensor."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import ttnn
 
+from tt.host.errors import BindingError
+from tt.host.meta import MetaTensor
 
 NONE = object()  # the `None` alternative of an annotation
 
@@ -48,7 +50,7 @@ class BoundCall:
 
     def tensor(self, name):
         value = self.arguments.get(name)
-        return value if isinstance(value, ttnn.Tensor) else None
+        return value if isinstance(value, (ttnn.Tensor, MetaTensor)) else None
 
 
 UNKNOWN_DEFAULT = object()
@@ -185,6 +187,8 @@ def _matches(value, spec) -> bool:
         return isinstance(value, numbers.Integral)
     if spec is bool:
         return isinstance(value, bool)
+    if spec is ttnn.Tensor and isinstance(value, MetaTensor):
+        return True
     return isinstance(value, spec)
 
 
@@ -237,4 +241,4 @@ def bind(op, args, kwargs) -> BoundCall:
             type_error = type_error or error
         else:
             name_error = name_error or error
-    raise TypeError(type_error or name_error)
+    raise BindingError(type_error or name_error)

@@ -1,0 +1,210 @@
+"""The host path's execution of one TTNN op call: what runs when an op's tensors are not on a Tenstorrent device.
+
+Per call it does what the device path would check first, then computes:
+1. binds the arguments against the op's real C++ binding signature (tt.host.binding): unknown keywords, missing
+   arguments and wrongly typed config arguments raise BindingError naming the op and the argument;
+2. checks the dtype/layout/shape rules of the op (tt.host.rules) and the L1 its program would allocate on the
+   modelled device (tt.host.resources): RuleViolation naming op, argument and rule;
+3. runs the op's shipped `golden_function` (or a project golden from tt.host.goldens) on torch copies of the inputs
+   -- on torch `meta` tensors when the inputs are shape-only MetaTensors (the dry run), so only shapes flow;
+4. hands back `ttnn.from_torch(result, dtype=<the call's dtype, else the input's>, layout=<the input's>)`, so the
+   rounding to bfloat16 / bfloat8_b and the TILE padding are ttnn's own code (or a MetaTensor of that spec).
+
+Known gaps: goldens compute in float32 on the host, so math fidelity (LoFi/HiFi2/HiFi4), fp32_dest_acc_en,
+approximate modes and accumulation order are not modelled; preallocated output tensors are refused. Results are an
+upper bound on device PCC.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import torch
+import ttnn
+
+from tt.host.binding import UNKNOWN_DEFAULT, BoundCall, bind
+from tt.host.device import DeviceSpec
+from tt.host.errors import RuleViolation
+from tt.host.goldens import PROJECT_GOLDENS
+from tt.host.meta import MetaTensor
+from tt.host.resources import Allocation, allocation, check_fits
+from tt.host.rules import BLOCK_FLOATS, TILE_LAYOUT, check_call, tensors_in
+
+OUTPUT_TENSOR_KWARGS = ("output_tensor", "optional_tensor", "optional_output_tensor", "output_tensors")
+# The tensor whose dtype/layout the output takes when the call names none (default: the first tensor argument).
+OUTPUT_LIKE = {
+    "ttnn.embedding": ("weight",),
+    "ttnn.where": ("true_value", "false_value", "predicate"),
+}
+_golden_signatures: dict[object, inspect.Signature] = {}
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the device op would allocate (None: no model of its program), and whether values were computed."""
+
+    allocation: Allocation | None
+    cb_bytes: int | None  # static buffers per core
+    shapes_only: bool
+
+    @property
+    def cores(self) -> int | None:
+        return None if self.allocation is None else self.allocation.core_count
+
+
+def _to_torch(value):
+    """ttnn tensors (also inside lists) as torch tensors, floats in float32 (meta tensors for MetaTensors);
+    ttnn.Shape as a tuple."""
+    if isinstance(value, MetaTensor):
+        return value.as_meta_torch()
+    if isinstance(value, ttnn.Tensor):
+        t = ttnn.to_torch(value)
+        return t.float() if t.is_floating_point() else t
+    if isinstance(value, ttnn.Shape):
+        return tuple(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_torch(v) for v in value)
+    return value
+
+
+def _call_golden(golden, call: BoundCall):
+    """Positional parameters of the C++ signature go positionally, keyword-only ones by name; whatever the golden
+    cannot take (no such parameter and no **kwargs) is left out."""
+    if golden not in _golden_signatures:
+        _golden_signatures[golden] = inspect.signature(golden)
+    params = list(_golden_signatures[golden].parameters.values())
+    takes_var_positional = any(p.kind is p.VAR_POSITIONAL for p in params)
+    takes_var_keyword = any(p.kind is p.VAR_KEYWORD for p in params)
+    positional_names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    keyword_names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+    positional = [(p.name, call.arguments[p.name]) for p in call.overload.params if not p.keyword_only]
+    keywords = {p.name: call.arguments[p.name] for p in call.overload.params if p.keyword_only}
+    capacity = len(positional) if takes_var_positional else len(positional_names)
+    args = [_to_torch(v) for _, v in positional[:capacity]]
+    filled = set(positional_names[: len(args)])
+    kwargs = {}
+    for name, value in [*positional[capacity:], *keywords.items()]:
+        if value is UNKNOWN_DEFAULT or name in filled:
+            continue
+        if name in keyword_names or takes_var_keyword:
+            kwargs[name] = _to_torch(value)
+    return golden(*args, **kwargs)
+
+
+def _output_spec(call: BoundCall):
+    names = OUTPUT_LIKE.get(call.op, tuple(call.arguments))
+    like = next((t for n in names for t in tensors_in(call.arguments.get(n))), None)
+    if like is None:
+        raise NotImplementedError(f"{call.op}: ops without a tensor argument are not run on the host path; build the "
+                                  "tensor in torch and upload it with ttnn.from_torch")
+    dtype = call.arguments.get("dtype")
+    if dtype is None:
+        dtype = call.arguments.get("output_dtype")
+    layout = call.arguments.get("layout")
+    dtype = like.dtype if not isinstance(dtype, ttnn.DataType) else dtype
+    layout = like.layout if not isinstance(layout, ttnn.Layout) else layout
+    if dtype in BLOCK_FLOATS and layout != TILE_LAYOUT:
+        raise RuleViolation(f"{call.op}: a {dtype.name} result needs TILE layout, got {layout.name}")
+    return like, dtype, layout
+
+
+def _memory_config(call: BoundCall, like):
+    """The output's memory config: the call's, else the input's (ttnn's default for the ops used here)."""
+    config = call.arguments.get("memory_config")
+    return config if isinstance(config, ttnn.MemoryConfig) else like.memory_config()
+
+
+def _from_golden(result, dtype, layout, meta_like: MetaTensor | None, memory_config):
+    if isinstance(result, torch.Tensor):
+        if meta_like is not None:
+            return MetaTensor(result.shape, dtype, layout, memory_config, meta_like.device_)
+        return ttnn.from_torch(result.contiguous(), dtype=dtype, layout=layout)
+    if isinstance(result, (list, tuple)):
+        return type(result)(_from_golden(r, dtype, layout, meta_like, memory_config) for r in result)
+    return result
+
+
+def _key(value):
+    """A hashable description of an argument that decides everything the call does on shapes alone."""
+    if isinstance(value, MetaTensor):
+        return ("tensor", value.shape_tuple, value.dtype, value.layout, repr(value.memory_config()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_key(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, _key(v)) for k, v in value.items())
+    if isinstance(value, (int, float, str, bool, type(None), ttnn.DataType, ttnn.Layout)):
+        return value
+    text = repr(value)
+    if " object at 0x" in text:  # a config without a descriptive repr: its public attributes decide it
+        return (type(value).__name__,) + tuple((name, repr(getattr(value, name))) for name in dir(value)
+                                               if not name.startswith("_") and not callable(getattr(value, name)))
+    return text
+
+
+@dataclass(frozen=True)
+class _TensorSpec:
+    shape: tuple[int, ...]
+    dtype: object
+    layout: object
+    memory_config: object
+
+
+def _specs(result):
+    """A result with its MetaTensors replaced by their specs (which book no memory)."""
+    if isinstance(result, MetaTensor):
+        return _TensorSpec(result.shape_tuple, result.dtype, result.layout, result.memory_config())
+    if isinstance(result, (list, tuple)):
+        return type(result)(_specs(r) for r in result)
+    return result
+
+
+def _rebuild(result, device):
+    """Fresh MetaTensors (each books its own buffer) from remembered specs."""
+    if isinstance(result, _TensorSpec):
+        return MetaTensor(result.shape, result.dtype, result.layout, result.memory_config, device)
+    if isinstance(result, (list, tuple)):
+        return type(result)(_rebuild(r, device) for r in result)
+    return result
+
+
+# Shape-only calls are pure functions of their arguments' specs: the dry run repeats each distinct call (every
+# layer, every denoising step) without binding, checking and running its golden again.
+_shape_only_results: dict[tuple, tuple[object, Usage]] = {}
+
+
+def execute(op, args, kwargs, spec: DeviceSpec) -> tuple[object, Usage]:
+    """Run one op call on the host path, as the device `spec` would: bind, check, golden, back to a tensor."""
+    device = next((t.device_ for t in tensors_in((args, tuple(kwargs.values()))) if isinstance(t, MetaTensor)), None)
+    if device is None:
+        return _execute(op, args, kwargs, spec)
+    key = (op.python_fully_qualified_name, spec.name, _key(args), _key(kwargs))
+    if key not in _shape_only_results:
+        result, usage = _execute(op, args, kwargs, spec)
+        _shape_only_results[key] = _specs(result), usage
+    specs, usage = _shape_only_results[key]
+    result = _rebuild(specs, device)
+    if usage.allocation is not None and device.memory.l1_per_core:
+        check_fits(key[0], usage.allocation, spec, device.memory.l1_per_core)
+    return result, usage
+
+
+def _execute(op, args, kwargs, spec: DeviceSpec) -> tuple[object, Usage]:
+    call = bind(op, args, kwargs)
+    given_outputs = [n for n in OUTPUT_TENSOR_KWARGS if any(True for _ in tensors_in(call.arguments.get(n)))]
+    if given_outputs:
+        raise NotImplementedError(f"{call.op}: preallocated {given_outputs[0]!r} is not modelled on the host path")
+    check_call(call, spec)
+    alloc = allocation(call, spec)
+    if alloc is not None:
+        check_fits(call.op, alloc, spec)
+    golden = PROJECT_GOLDENS.get(call.op) or op.golden_function
+    if golden is None:
+        raise NotImplementedError(f"{call.op}: no golden function, so the host path cannot run it "
+                                  "(add one to tt/host/goldens.py, following the op's docstring)")
+    like, dtype, layout = _output_spec(call)
+    meta_like = like if isinstance(like, MetaTensor) else None
+    result = _from_golden(_call_golden(golden, call), dtype, layout, meta_like,
+                          _memory_config(call, like) if meta_like is not None else None)
+    return result, Usage(alloc, None if alloc is None else alloc.bytes_per_core(spec), meta_like is not None)
