@@ -116,6 +116,8 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
         policy = use_onednn_linears_(policy) if dtype == torch.float32 else policy
         return (policy, report) if return_report else policy
 
+    from tt.dry_run import require_weights_fit
+    from tt.host.device import spec_of
     from tt.policy import Pi0Policy as TTPolicy
     from tt.precision import Precision
     from tt.runtime import active_runtime, open_runtime
@@ -125,6 +127,7 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
     # bfloat16 source weights are exact for both TT precisions and halve the host memory of the build.
     weights = _reference_policy(source, torch.bfloat16, seed)
     runtime = active_runtime() or open_runtime()
+    require_weights_fit(weights.config, settings.name, spec_of(runtime.device))
     cache = None
     if tt_cache_dir is not None:
         cache = WeightCache(tt_cache_dir, content_key(source, Path(tt_cache_dir), seed), settings.name)

@@ -36,19 +36,17 @@ def suffix_ar_flags(horizon: int, has_state_token: bool) -> torch.Tensor:
     return torch.tensor(([True] if has_state_token else []) + action)
 
 
-def suffix_attention_mask(prefix_pad_BP: torch.Tensor, suffix_ar_S: torch.Tensor,
-                          suffix_pad_S: torch.Tensor | None = None) -> torch.Tensor:
+def suffix_attention_mask(prefix_pad_BP: torch.Tensor, suffix_ar_S: torch.Tensor) -> torch.Tensor:
     """bool [B, S, P + S]: suffix queries over [cached prefix keys, suffix keys].
 
     The suffix's cumulative ar is >= 1 everywhere while the prefix's is 0, so every suffix token sees every real
-    prefix token; within the suffix the ar flags apply. Suffix tokens are real unless `suffix_pad_S` (bool [S])
-    says otherwise (the TT suffix is padded to a tile multiple with tokens nothing attends to).
+    prefix token; within the suffix (all real tokens) the ar flags apply.
     """
     b, s = prefix_pad_BP.shape[0], suffix_ar_S.shape[0]
     device = prefix_pad_BP.device
     to_prefix = prefix_pad_BP[:, None, :].expand(b, s, prefix_pad_BP.shape[1])
-    suffix_pad = torch.ones(s, dtype=torch.bool, device=device) if suffix_pad_S is None else suffix_pad_S.to(device)
-    within = attention_mask_2d(suffix_pad[None].expand(b, s), suffix_ar_S.to(device)[None].expand(b, s))
+    suffix_pad = torch.ones(b, s, dtype=torch.bool, device=device)
+    within = attention_mask_2d(suffix_pad, suffix_ar_S.to(device)[None].expand(b, s))
     return torch.cat([to_prefix, within], dim=2)
 
 

@@ -53,14 +53,3 @@ def test_batch_rows_are_independent():
     assert suffix_positions(pad, 2).tolist() == [[3, 4], [1, 2]]
     mask = suffix_attention_mask(pad, suffix_ar_flags(2, has_state_token=False))
     assert mask[1, :, :3].tolist() == [[True, False, False]] * 2
-
-
-def test_padded_suffix_tokens_are_never_seen():
-    """The TT suffix is padded to a tile multiple: real rows match the unpadded mask, padding columns stay unseen."""
-    extra = 2
-    ar = torch.cat([SUFFIX_AR, torch.zeros(extra, dtype=torch.bool)])
-    real = torch.arange(S + extra) < S
-    mask = suffix_attention_mask(PREFIX_PAD, ar, suffix_pad_S=real)
-    assert torch.equal(mask[:, :S, :P + S], suffix_attention_mask(PREFIX_PAD, SUFFIX_AR))
-    assert not mask[:, :, P + S:].any()
-    assert not mask[:, S:, P:].any()

@@ -26,7 +26,7 @@ from tt.precision import PRECISIONS, Precision
 from tt.runtime import dry_runtime
 
 STAGES = ("vision", "prefix", "step 0", "whole call")
-MIB = 1 << 20
+MIB, GIB = 1 << 20, 1 << 30
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,28 @@ def dry_run(config: PolicyConfig, device: str = "n150", cameras: int = 1, batch:
             policy.sample_actions(obs, noise=torch.zeros(batch, config.suffix.horizon, config.suffix.action_dim),
                                   num_steps=steps)
     return DryRun(config, device, cameras, batch, steps, weights_dram, log)
+
+
+def weights_dram(config: PolicyConfig, precision: str, device: str) -> int:
+    """Bytes of `device`'s DRAM the TT policy's weights take, from a shape-only build (a fraction of a second)."""
+    from reference.policy import Pi0Policy as ReferencePolicy
+    from tt.policy import Pi0Policy
+
+    with torch.device("meta"):
+        weights = ReferencePolicy(config).state_dict()
+    with dry_runtime(device) as runtime:
+        policy = Pi0Policy(runtime, config, weights, Precision(precision))
+        taken = runtime.device.memory.dram
+        del policy
+    return taken
+
+
+def require_weights_fit(config: PolicyConfig, precision: str, spec) -> None:
+    """Refuse, before any weight is uploaded, a policy whose weights alone do not fit the device's DRAM."""
+    need = weights_dram(config, precision, spec.name)
+    if need > spec.dram_bytes:
+        raise ValueError(f"the TT policy's weights need {need / GIB:.2f} GiB of DRAM in precision {precision!r}, "
+                         f"more than the {spec.name}'s {spec.dram_bytes / GIB:.2f} GiB")
 
 
 def report(run: DryRun) -> str:

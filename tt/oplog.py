@@ -24,8 +24,9 @@ class OpRecord:
     kwargs: tuple[str, ...]
     sections: tuple[str, ...]
     call_site: str
-    cb_bytes: int | None = None  # circular buffers per core the device op would allocate
-    cores: int | None = None  # cores the device op would run on
+    programs: tuple | None = None  # tt.host.resources.Program the device op would build (None: not modelled)
+    cb_bytes: int | None = None  # static buffers per core of its largest program
+    cores: int | None = None  # cores its busiest program gives work to
     dram_bytes: int | None = None  # dry run: device DRAM live after the op
     l1_bytes: int | None = None  # dry run: L1 tensor bytes per core live after the op
 

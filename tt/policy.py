@@ -15,7 +15,6 @@ from models.config import PolicyConfig
 from models.masks import attention_mask_2d, prefix_positions, suffix_ar_flags, suffix_attention_mask, suffix_positions
 from models.noise import initial_noise
 from models.observation import Observation
-from models.prepare import tile_padded
 from tt.attention import PrefixKVCache, Rope, upload_mask
 from tt.common import CachedRuntime, scoped, upload
 from tt.decoder import Decoder
@@ -56,15 +55,13 @@ class Pi0Policy:
         return fill_prefix_cache(self.vlm, prefix.embs, prefix.pad, rope, mask)
 
     def suffix_attention(self, cache: PrefixKVCache):
-        """RoPE and mask of the (tile-padded) suffix against [cached prefix, suffix]; constant across steps."""
-        s = self.suffix.length
-        s_pad = tile_padded(s)
-        ar = torch.cat([suffix_ar_flags(self.config.suffix.horizon, self.config.suffix.has_state_token),
-                        torch.zeros(s_pad - s, dtype=torch.bool)])
-        mask = suffix_attention_mask(cache.pad, ar, suffix_pad_S=torch.arange(s_pad) < s)
-        rope = Rope.upload(self.runtime, suffix_positions(cache.pad, s_pad), self.config.expert.rope_theta,
-                           self.expert.rotation)
-        return rope, upload_mask(self.runtime, mask)
+        """RoPE and mask of the suffix's device rows (SuffixLayout) against [cached prefix, suffix]; constant across
+        steps."""
+        layout = self.suffix.layout
+        mask = suffix_attention_mask(cache.pad, suffix_ar_flags(layout.horizon, layout.has_state_token))
+        positions = layout.place_rows(suffix_positions(cache.pad, layout.length), 0)
+        rope = Rope.upload(self.runtime, positions, self.config.expert.rope_theta, self.expert.rotation)
+        return rope, upload_mask(self.runtime, layout.place_mask(mask, cache.length))
 
     def plan_denoising(self, times: list[float], state: torch.Tensor | None, batch: int):
         plan = self.suffix.prepare(times, state, batch)
@@ -74,10 +71,19 @@ class Pi0Policy:
                        + [self.expert.norm.modulation(cond)] for cond in plan.step_conditions]
         return plan, modulations
 
-    def _velocity(self, x_B1HA, step: int, cache, rope, mask, plan: SuffixPlan, modulations):
-        embs = self.suffix.embed(ttnn.typecast(x_B1HA, ttnn.bfloat16), plan, step)
+    def _velocity(self, x_B1RA, step: int, cache, rope, mask, plan: SuffixPlan, modulations):
+        embs = self.suffix.embed(ttnn.typecast(x_B1RA, ttnn.bfloat16), plan, step)
         hidden = run_suffix(self.expert, embs, cache, rope, mask, modulations[step] if modulations else None)
         return self.suffix.velocity(hidden)
+
+    def upload_actions(self, x_BHA: torch.Tensor):
+        """[B, horizon, A] -> float32 [B, 1, rows, A] on the device, zero on the suffix's other rows."""
+        rows = torch.zeros(x_BHA.shape[0], 1, self.suffix.layout.rows, x_BHA.shape[2])
+        rows[:, 0, : x_BHA.shape[1]] = x_BHA.float()
+        return upload(self.runtime, rows, ttnn.float32)
+
+    def _read_actions(self, x_B1RA) -> torch.Tensor:
+        return ttnn.to_torch(x_B1RA).float()[:, 0, : self.config.suffix.horizon]
 
     def padded_state(self, obs: Observation) -> torch.Tensor | None:
         return obs.padded_state(self.config.suffix)
@@ -90,9 +96,8 @@ class Pi0Policy:
             raise ValueError("the TT velocity takes one flow time for the whole batch")
         rope, mask = self.suffix_attention(prefix_cache)
         plan, modulations = self.plan_denoising([float(t_B[0])], state_BS, x_t_BHA.shape[0])
-        x = upload(self.runtime, x_t_BHA.float()[:, None], ttnn.float32)
-        v = self._velocity(x, 0, prefix_cache, rope, mask, plan, modulations)
-        return ttnn.to_torch(v).float()[:, 0]
+        v = self._velocity(self.upload_actions(x_t_BHA), 0, prefix_cache, rope, mask, plan, modulations)
+        return self._read_actions(v)
 
     def _marker(self, on_stage: Callable[[str], None] | None):
         """Stage callback; on a card it first waits for the enqueued work, so stage times are real."""
@@ -122,8 +127,8 @@ class Pi0Policy:
         with section("plan"):
             rope, mask = self.suffix_attention(cache)
             plan, modulations = self.plan_denoising(times, self.padded_state(observation), observation.batch_size)
-            x = upload(self.runtime, noise.float()[:, None], ttnn.float32)
+            x = self.upload_actions(noise)
         with section("denoise"):
             x = euler_sample(lambda x, step: self._velocity(x, step, cache, rope, mask, plan, modulations), x, steps,
                              on_step=lambda i: mark(f"step {i}"), step_scope=lambda i: section(f"step {i}"))
-        return ttnn.to_torch(x).float()[:, 0]
+        return self._read_actions(x)

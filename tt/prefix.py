@@ -36,7 +36,6 @@ def embed_prefix(vision: SiglipVisionTower, projector: Projector, vlm: Decoder, 
     shown = [(img, m) for img, m in zip(images, image_masks) if bool(m.any())]
     if not shown:
         raise ValueError("every camera is masked out for every batch element; at least one image is needed")
-    b = tokens_BL.shape[0]
     keep = token_masks_BL.any(dim=0)
     tokens, token_masks = pad_to_tile(tokens_BL[:, keep], token_masks_BL[:, keep])
 
@@ -44,6 +43,6 @@ def embed_prefix(vision: SiglipVisionTower, projector: Projector, vlm: Decoder, 
     for img, _ in shown:  # one tower call per camera keeps the batch dim equal to B for the concat below
         parts.append(projector(vision(img)))
     parts.append(vlm.embed(tokens))
-    n = vision.cfg.num_tokens
-    pad = torch.cat([m[:, None].expand(b, n) for _, m in shown] + [token_masks], dim=1)
+    real_rows = torch.arange(vision.rows) < vision.cfg.num_tokens
+    pad = torch.cat([m[:, None] & real_rows[None] for _, m in shown] + [token_masks], dim=1)
     return Prefix(ttnn.concat(parts, dim=2), pad)

@@ -99,6 +99,7 @@ class Runtime:
         memory = getattr(self.device, "memory", None)
         entry = OpRecord(op=op, kind=kind, backend=backend, inputs=tuple(describe(t) for t in tensors),
                          kwargs=tuple(kwarg_names), sections=tuple(self._sections), call_site=call_site,
+                         programs=None if usage is None else usage.programs,
                          cb_bytes=None if usage is None else usage.cb_bytes,
                          cores=None if usage is None else usage.cores,
                          dram_bytes=None if memory is None else memory.dram,

@@ -2,7 +2,9 @@
 
 Host staging before the first device op: the 14x14 patches are unfolded on the host ([B, N, 3 * 14 * 14]), so the
 patch convolution is one ttnn.linear. head_dim 72 is zero-padded to 96 (models.prepare) so every head is a whole
-number of tiles; the attention scale stays 72 ** -0.5.
+number of tiles; the attention scale stays 72 ** -0.5. A token count that is not a tile multiple (27 x 27 = 729 at
+378 / 384 px) is padded with zero patches to whole tiles, which an attention mask hides from every token; the prefix
+marks those rows invisible too.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from models.config import SiglipConfig
+from models.masks import additive_mask
 from models.positional import interpolate_positions
 from models.prepare import fused_qkv, linear_weight, output_projection, tile_padded
 from tt.common import Linear, scoped, upload, upload_weight
@@ -36,13 +39,13 @@ class SiglipAttention:
         self.out_proj = Linear(runtime, lambda: output_projection(w["out_proj.weight"], h, d, padded),
                                w["out_proj.bias"], precision)
 
-    def __call__(self, x_B1ND):
+    def __call__(self, x_B1ND, mask=None):
         n = x_B1ND.shape[2]
         q, k, v = ttnn.experimental.nlp_create_qkv_heads(self.qkv(x_B1ND), num_heads=self.cfg.num_heads,
                                                          num_kv_heads=self.cfg.num_heads, transpose_k_heads=False)
         attn = ttnn.transformer.scaled_dot_product_attention(
-            q, k, v, is_causal=False, scale=self.cfg.head_dim ** -0.5, program_config=sdpa_config(n, n, self.grid),
-            compute_kernel_config=self.precision.attention_kernel)
+            q, k, v, attn_mask=mask, is_causal=False, scale=self.cfg.head_dim ** -0.5,
+            program_config=sdpa_config(n, n, self.grid), compute_kernel_config=self.precision.attention_kernel)
         return self.out_proj(ttnn.experimental.nlp_concat_heads(attn))
 
 
@@ -73,30 +76,40 @@ class SiglipEncoderLayer:
         self.layer_norm2 = LayerNorm(runtime, scoped(w, "layer_norm2."), cfg.norm_eps, precision)
         self.mlp = SiglipMLP(runtime, scoped(w, "mlp."), precision)
 
-    def __call__(self, x_B1ND):
-        x_B1ND = ttnn.add(x_B1ND, self.self_attn(self.layer_norm1(x_B1ND)))
+    def __call__(self, x_B1ND, mask=None):
+        x_B1ND = ttnn.add(x_B1ND, self.self_attn(self.layer_norm1(x_B1ND), mask))
         return ttnn.add(x_B1ND, self.mlp(self.layer_norm2(x_B1ND)))
 
 
 class SiglipVisionTower:
-    """pixels [B, 3, H, W] (torch, in [-1, 1]) -> tokens [B, 1, N, width] on the device."""
+    """pixels [B, 3, H, W] (torch, in [-1, 1]) -> tokens [B, 1, rows, width] on the device: the first num_tokens rows
+    are the image tokens, the rest (up to a tile multiple) padding."""
 
     def __init__(self, runtime, cfg: SiglipConfig, weights: dict, precision: Precision):
         self.runtime, self.cfg, self.precision = runtime, cfg, precision
+        self.rows = tile_padded(cfg.num_tokens)
         patch = weights["embeddings.patch_embedding.weight"]
         self.patch_embedding = Linear(runtime, linear_weight(patch.reshape(patch.shape[0], -1)),
                                       weights["embeddings.patch_embedding.bias"], precision,
                                       weight_dtype=ttnn.bfloat16)
-        positions = interpolate_positions(weights["embeddings.position_embedding.weight"].float(), cfg.grid)
-        self.positions = upload_weight(runtime, positions[None, None], ttnn.bfloat16)
+        self.positions = upload_weight(runtime, lambda: self._padded(interpolate_positions(
+            weights["embeddings.position_embedding.weight"].float(), cfg.grid))[None, None], ttnn.bfloat16)
         self.layers = [SiglipEncoderLayer(runtime, cfg, scoped(weights, f"encoder.layers.{i}."), precision)
                        for i in range(cfg.depth)]
         self.post_layernorm = LayerNorm(runtime, scoped(weights, "post_layernorm."), cfg.norm_eps, precision)
+        self.mask = None
+        if self.rows != cfg.num_tokens:
+            real = torch.arange(self.rows) < cfg.num_tokens
+            self.mask = upload_weight(runtime, additive_mask((real[None, :] & real[:, None])[None], torch.float32),
+                                      ttnn.bfloat16)
+
+    def _padded(self, tokens_ND: torch.Tensor) -> torch.Tensor:
+        return F.pad(tokens_ND, (0, 0, 0, self.rows - tokens_ND.shape[-2]))
 
     def __call__(self, pixels_B3HW: torch.Tensor):
-        patches = unfold_patches(pixels_B3HW, self.cfg.patch_size)[:, None]
+        patches = self._padded(unfold_patches(pixels_B3HW, self.cfg.patch_size))[:, None]
         x = upload(self.runtime, patches, ttnn.bfloat16)
         x = ttnn.add(self.patch_embedding(x), self.positions)
         for layer in self.layers:
-            x = layer(x)
+            x = layer(x, self.mask)
         return self.post_layernorm(x)

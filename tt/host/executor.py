@@ -28,7 +28,7 @@ from tt.host.device import DeviceSpec
 from tt.host.errors import RuleViolation
 from tt.host.goldens import PROJECT_GOLDENS
 from tt.host.meta import MetaTensor
-from tt.host.resources import Allocation, allocation, check_fits
+from tt.host.resources import Program, check_fits, programs
 from tt.host.rules import BLOCK_FLOATS, TILE_LAYOUT, check_call, tensors_in
 
 OUTPUT_TENSOR_KWARGS = ("output_tensor", "optional_tensor", "optional_output_tensor", "output_tensors")
@@ -42,15 +42,15 @@ _golden_signatures: dict[object, inspect.Signature] = {}
 
 @dataclass(frozen=True)
 class Usage:
-    """What the device op would allocate (None: no model of its program), and whether values were computed."""
+    """The programs the device op would build (None: not modelled), and whether values were computed."""
 
-    allocation: Allocation | None
-    cb_bytes: int | None  # static buffers per core
+    programs: tuple[Program, ...] | None
+    cb_bytes: int | None  # static buffers per core of its largest program
     shapes_only: bool
 
     @property
     def cores(self) -> int | None:
-        return None if self.allocation is None else self.allocation.core_count
+        return None if self.programs is None else max((p.work.busy_cores for p in self.programs), default=0)
 
 
 def _to_torch(value):
@@ -179,26 +179,27 @@ def execute(op, args, kwargs, spec: DeviceSpec) -> tuple[object, Usage]:
     device = next((t.device_ for t in tensors_in((args, tuple(kwargs.values()))) if isinstance(t, MetaTensor)), None)
     if device is None:
         return _execute(op, args, kwargs, spec)
-    key = (op.python_fully_qualified_name, spec.name, _key(args), _key(kwargs))
+    l1_tensors = device.memory.l1_per_core
+    key = (op.python_fully_qualified_name, spec.name, l1_tensors, _key(args), _key(kwargs))
     if key not in _shape_only_results:
-        result, usage = _execute(op, args, kwargs, spec)
+        result, usage = _execute(op, args, kwargs, spec, l1_tensors)
         _shape_only_results[key] = _specs(result), usage
     specs, usage = _shape_only_results[key]
     result = _rebuild(specs, device)
-    if usage.allocation is not None and device.memory.l1_per_core:
-        check_fits(key[0], usage.allocation, spec, device.memory.l1_per_core)
+    for program in usage.programs or ():  # the outputs are allocated before the programs are built
+        check_fits(key[0], program, spec, device.memory.l1_per_core)
     return result, usage
 
 
-def _execute(op, args, kwargs, spec: DeviceSpec) -> tuple[object, Usage]:
+def _execute(op, args, kwargs, spec: DeviceSpec, l1_tensors: int = 0) -> tuple[object, Usage]:
     call = bind(op, args, kwargs)
     given_outputs = [n for n in OUTPUT_TENSOR_KWARGS if any(True for _ in tensors_in(call.arguments.get(n)))]
     if given_outputs:
         raise NotImplementedError(f"{call.op}: preallocated {given_outputs[0]!r} is not modelled on the host path")
     check_call(call, spec)
-    alloc = allocation(call, spec)
-    if alloc is not None:
-        check_fits(call.op, alloc, spec)
+    built = programs(call, spec, l1_tensors)
+    for program in built or ():
+        check_fits(call.op, program, spec, l1_tensors)
     golden = PROJECT_GOLDENS.get(call.op) or op.golden_function
     if golden is None:
         raise NotImplementedError(f"{call.op}: no golden function, so the host path cannot run it "
@@ -207,4 +208,5 @@ def _execute(op, args, kwargs, spec: DeviceSpec) -> tuple[object, Usage]:
     meta_like = like if isinstance(like, MetaTensor) else None
     result = _from_golden(_call_golden(golden, call), dtype, layout, meta_like,
                           _memory_config(call, like) if meta_like is not None else None)
-    return result, Usage(alloc, None if alloc is None else alloc.bytes_per_core(spec), meta_like is not None)
+    cb_bytes = None if built is None else max((p.bytes_per_core(spec) for p in built), default=0)
+    return result, Usage(built, cb_bytes, meta_like is not None)

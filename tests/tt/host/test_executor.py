@@ -384,7 +384,7 @@ def test_op_log_records_ops_transfers_and_sections(runtime):
     record = next(e for e in log.entries if e.op == "ttnn.linear")
     assert record.kind == "op" and record.backend == backend and record.sections == ("block", "matmul")
     assert record.inputs[0].startswith("BFLOAT16/TILE[1, 1, 32, 64]") and record.kwargs == ("memory_config",)
-    assert record.call_site.startswith("tests/tt/test_host_executor.py:")
+    assert record.call_site.startswith("tests/tt/host/test_executor.py:")
     ttnn.add(x, 1.0)
     assert len(log) == 5, "nothing is recorded once the recording has ended"
 

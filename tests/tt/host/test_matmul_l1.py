@@ -6,7 +6,8 @@ import ttnn
 
 from tt.host.device import DEVICES
 from tt.host.errors import RuleViolation
-from tt.host.resources import DATAFLOW, Allocation, check_fits
+from tt.host.resources import DATAFLOW, Program, check_fits
+from tt.host.resources.cores import WorkSplit
 from tt.host.resources.matmul import MatmulGeometry, MatmulOperands, matmul_buffers, matmul_cores
 
 WORMHOLE, BLACKHOLE = DEVICES["n150"], DEVICES["p150"]
@@ -41,7 +42,7 @@ def test_vlm_gate_up_as_configured_before_is_refused_on_every_device():
     buffers = matmul_buffers(config, geometry, MatmulOperands(BF16, BFP8, BF16, **HIFI2_FP32), dram_banks=12)
     assert buffers == [("in0", 64, 2048), ("in1", 1024, 1088), ("out", 256, 2048), ("intermed0", 256, 4096)]
     assert total(buffers) == 2_818_048
-    alloc = Allocation(DATAFLOW, matmul_cores(config, geometry, 12), tuple(buffers))
+    alloc = Program("matmul", DATAFLOW, matmul_cores(config, geometry, 12), tuple(buffers), WorkSplit(56, 1))
     assert alloc.cores == (8, 7)
     with pytest.raises(RuleViolation, match=r"ttnn.linear: Statically allocated dataflow buffers on core range "
                                             r"\[0-0 - 7-6\] grow to 2923872 B which is beyond max L1 size of "
@@ -57,7 +58,7 @@ def test_smaller_output_blocks_fit_the_same_split():
     buffers = matmul_buffers(two_d(block=(4, 16)), MatmulGeometry(26, 64, 512),
                              MatmulOperands(BF16, BFP8, BF16, **HIFI2_FP32), dram_banks=12)
     assert total(buffers) == 802_816
-    check_fits("ttnn.linear", Allocation(DATAFLOW, (8, 7), tuple(buffers)), WORMHOLE)
+    check_fits("ttnn.linear", Program("matmul", DATAFLOW, (8, 7), tuple(buffers), WorkSplit(56, 1)), WORMHOLE)
 
 
 def test_one_d_mcast_in0_suffix_projection():
@@ -106,7 +107,7 @@ def test_dram_sharded_sizes_blocks_from_the_banks():
 
 
 def test_l1_tensors_below_the_buffers_clash():
-    alloc = Allocation(DATAFLOW, (8, 8), (("in0", 100, 2048),))
+    alloc = Program("matmul", DATAFLOW, (8, 8), (("in0", 100, 2048),), WorkSplit(64, 1))
     check_fits("ttnn.linear", alloc, WORMHOLE, l1_tensor_bytes=1_000_000)
     with pytest.raises(RuleViolation, match=r"clash with L1 buffers on core range \[0-0 - 7-7\]. L1 buffer allocated "
                                             r"at 99136 and static dataflow buffer region ends at 310624"):
