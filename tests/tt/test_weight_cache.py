@@ -27,7 +27,8 @@ def _count_calls(monkeypatch, name: str, modules) -> list:
     original = getattr(models.prepare, name)
 
     def counted(*args, **kwargs):
-        calls.append(name)
+        if not any(isinstance(a, torch.Tensor) and a.is_meta for a in args):  # the load's shape-only DRAM check
+            calls.append(name)
         return original(*args, **kwargs)
 
     for module in modules:
