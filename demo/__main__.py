@@ -150,10 +150,15 @@ def robot_width(stats, config) -> int:
     return stats.state.dim if stats.has_state and stats.state.dim else config.suffix.state_dim
 
 
+def cli(argv: list[str] | None = None) -> dict:
+    """main(), with bad input ending in a one-line message instead of a traceback that would bury it."""
+    try:
+        return main(argv)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
 if __name__ == "__main__":
     logger.remove()
     logger.add(lambda message: tqdm.write(message, end=""), level="WARNING")
-    try:
-        main()
-    except ValueError as err:  # bad input: the message names the problem; a traceback would bury it
-        raise SystemExit(f"error: {err}") from None
+    cli()

@@ -4,24 +4,17 @@ discretise it into the prompt; after sampling, cut actions to the robot's action
 
 from __future__ import annotations
 
-import functools
 from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from loguru import logger
-
+from .checks import warn_once
 from .config import PolicyConfig
 from .images import ImageLike, empty_image, to_model_image
 from .normalization import NormStats
 from .observation import Observation
 from .tokenizer import Tokenizer, discretize_state, pi05_prompt, pi0_prompt, tokenize_prompts
-
-
-@functools.cache
-def _warn_once(message: str) -> None:
-    logger.warning(message)
 
 
 def _images(config: PolicyConfig, images: Mapping[str, ImageLike]) -> tuple[dict, dict, int]:
@@ -89,7 +82,7 @@ def make_observation(config: PolicyConfig, images: Mapping[str, ImageLike], prom
     if stats is not None and stats.has_state:
         values = stats.state.normalize(values)
     else:
-        _warn_once("no state normalisation statistics: the state reaches the model as given")
+        warn_once("no state normalisation statistics: the state reaches the model as given")
     prompts = _prompts(prompt, batch)
     if config.suffix.kind == "pi05":
         bins = discretize_state(values)
@@ -115,6 +108,6 @@ def postprocess_actions(actions_BHA: torch.Tensor, stats: NormStats | None, acti
         raise ValueError(f"action_dim must be in [1, {actions_BHA.shape[-1]}], got {action_dim}")
     actions = actions_BHA[..., :action_dim]
     if stats is None or not stats.has_action:
-        _warn_once("no action normalisation statistics: actions are returned in the model's normalised units")
+        warn_once("no action normalisation statistics: actions are returned in the model's normalised units")
         return actions
     return stats.action.unnormalize(actions)
