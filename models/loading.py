@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import numbers
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import torch
 from loguru import logger
 
 from .checkpoint import LoadReport, preset_report, read_checkpoint
+from .checks import described
 from .checkpoint.layout import COMPONENTS
 from .checkpoint.report import module_component, random_source
 from .config import PolicyConfig
@@ -82,7 +84,18 @@ def _reference_policy(source: str, dtype: torch.dtype, seed: int, base_preset: s
     return _reference_with_report(source, dtype, seed, base_preset)[0]
 
 
+# The per-user cache directory of the XDG base-directory convention, at its default place. Library code reads no
+# environment variables, so a different $XDG_CACHE_HOME is followed by passing tt_cache_dir (the demo CLI does).
 DEFAULT_TT_CACHE = Path.home() / ".cache" / "vla-tt" / "tt-weights"
+
+
+def _check_cache_dir(directory: Path) -> None:
+    """The cache directory, or the nearest of its parents that exists, must be a directory."""
+    existing = next(p for p in (directory, *directory.parents) if p.exists())
+    if not existing.is_dir():
+        where = "" if existing == directory else f" ({existing} is a file)"
+        raise ValueError(f"tt_cache_dir {directory} is not a directory{where}; pass a directory (created if absent) "
+                         "or None to go without the cache")
 
 
 def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference",
@@ -100,7 +113,8 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
     backend "reference": PyTorch in `dtype`; float32 linears run through oneDNN (reference/onednn.py), so the
     returned module is for inference. backend "tt": TTNN on a Tenstorrent card when one is present, else on the
     host executor; `precision` is "bfp8" (bfloat8_b matrices) or "bf16", and `dtype` is not used. TT-ready weights
-    are cached under `tt_cache_dir` (keyed by checkpoint content, precision and layout code; None disables it).
+    are cached under `tt_cache_dir` (default DEFAULT_TT_CACHE, ~/.cache/vla-tt/tt-weights; keyed by checkpoint
+    content, precision and layout code; None disables it).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
@@ -108,6 +122,10 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
         raise ValueError(f"dtype must be torch.float32 or torch.bfloat16, got {dtype}")
     if backend != "reference" and (return_report or base_preset is not None):
         raise ValueError("return_report and base_preset need backend='reference'")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"seed must be an integer, found {described(seed)}")
+    if backend == "tt" and tt_cache_dir is not None:
+        _check_cache_dir(Path(tt_cache_dir))
     source = str(checkpoint_dir_or_preset)
     if backend == "reference":
         from reference.onednn import use_onednn_linears_
