@@ -217,7 +217,8 @@ def stats_from_dict(stats: Mapping[str, Mapping[str, object]], kind: str) -> Nor
     """lerobot-style `{"observation.state": {"mean": ..., "std": ...}, "action": {...}}` (e.g. a dataset's
     `meta.stats`) -> NormStats with the policy kind's default mode."""
     mode = default_mode(kind)
-    flat = {f"{key}.{name}": _tensor(value, f"{key}.{name}") for key, sub in stats.items() for name, value in sub.items()}
+    flat = {f"{key}.{name}": _tensor(value, f"{key}.{name}")
+            for key, sub in stats.items() for name, value in sub.items()}
     state = _feature(flat, STATE_KEY, mode, EPS)
     _warn_zero_spread(state, "the statistics given")
     return NormStats(state, _feature(flat, ACTION_KEY, mode, EPS), "the statistics given")
