@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -81,6 +82,14 @@ def positive_int(value, field: str) -> int:
     if value <= 0:
         raise ValueError(f"{field} must be a positive integer, found {int(value)}")
     return int(value)
+
+
+def require_directory_path(path: Path, field: str) -> None:
+    """`path` is a directory, or the nearest of its parents that exists is one (so that it can be created)."""
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        where = "" if existing == path else f" ({existing} is a file)"
+        raise ValueError(f"{field} {path} is not a directory{where}")
 
 
 _LISTED = 8  # indices spelled out in a message; the rest are counted

@@ -11,7 +11,7 @@ import torch
 from loguru import logger
 
 from .checkpoint import LoadReport, preset_report, read_checkpoint
-from .checks import described
+from .checks import described, require_directory_path
 from .checkpoint.layout import COMPONENTS
 from .checkpoint.report import module_component, random_source
 from .config import PolicyConfig
@@ -86,16 +86,8 @@ def _reference_policy(source: str, dtype: torch.dtype, seed: int, base_preset: s
 
 # The per-user cache directory of the XDG base-directory convention, at its default place. Library code reads no
 # environment variables, so a different $XDG_CACHE_HOME is followed by passing tt_cache_dir (the demo CLI does).
-DEFAULT_TT_CACHE = Path.home() / ".cache" / "vla-tt" / "tt-weights"
-
-
-def _check_cache_dir(directory: Path) -> None:
-    """The cache directory, or the nearest of its parents that exists, must be a directory."""
-    existing = next(p for p in (directory, *directory.parents) if p.exists())
-    if not existing.is_dir():
-        where = "" if existing == directory else f" ({existing} is a file)"
-        raise ValueError(f"tt_cache_dir {directory} is not a directory{where}; pass a directory (created if absent) "
-                         "or None to go without the cache")
+TT_CACHE_SUBDIR = Path("vla-tt") / "tt-weights"
+DEFAULT_TT_CACHE = Path.home() / ".cache" / TT_CACHE_SUBDIR
 
 
 def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference",
@@ -125,7 +117,7 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise ValueError(f"seed must be an integer, found {described(seed)}")
     if backend == "tt" and tt_cache_dir is not None:
-        _check_cache_dir(Path(tt_cache_dir))
+        require_directory_path(Path(tt_cache_dir), "tt_cache_dir")
     source = str(checkpoint_dir_or_preset)
     if backend == "reference":
         from reference.onednn import use_onednn_linears_
