@@ -159,6 +159,6 @@ def _check_image(name: str, image: torch.Tensor, shape: tuple[int, ...]) -> None
     if low < -1 - PIXEL_TOLERANCE or high > 1 + PIXEL_TOLERANCE:
         raw = " (0..255 pixels: pass raw images through " + _PREPROCESS + ")" if high > _RAW_PIXELS else ""
         raise ValueError(f"{field} must be in [-1, 1], found values in [{low:g}, {high:g}]{raw}")
-    if low >= 0:
+    if low >= 0 and high > 0:  # an all-zero (mid-grey) image is a legitimate placeholder
         warn_once(f"{field} has no negative values: model-ready images are in [-1, 1], and this looks like a [0, 1] "
                   f"image ({_PREPROCESS} maps raw images to [-1, 1])")
