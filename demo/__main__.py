@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> dict:
     raises ValueError naming the option or field."""
     args = _parse_args(argv)
     backends = ["reference", "tt"] if args.backend == "both" else [args.backend]
-    out = usable_directory("--out", args.out, create=True)
+    usable_directory("--out", args.out, create=False)  # checked before any work, created when first written
     if "tt" in backends:
         usable_directory("--tt-cache", args.tt_cache, create=False)
     images = read_images(args.images or [f"{p.stem}={p}" for p in sorted(IMAGES.glob("*.png"))])
@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> dict:
     action_dim = robot_action_dim(checkpoint) or config.suffix.action_dim
     steps = config.sampler.num_steps if args.steps is None else args.steps
 
+    out = usable_directory("--out", args.out, create=True)
     chunks, model_actions, labels = {}, {}, {}
     for backend, policy in policies.items():
         labels[backend] = _mode_label(backend, policy, args.precision)

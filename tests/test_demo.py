@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from demo.__main__ import TT_LOG_LEVEL_VARIABLES, main, ttnn_log_level
+from demo.__main__ import TT_LOG_LEVEL_VARIABLES, cli, main, ttnn_log_level
 from demo.checkpoint import ROBOT_ACTION_DIM, ensure_demo_checkpoint
 from tests.tt.test_tt_parity import END_TO_END_PCC
 from tt.runtime import CARD_PATH
@@ -43,6 +43,13 @@ def test_generated_checkpoint_is_reused(checkpoints):
     stamp = (first / "model.safetensors").stat().st_mtime_ns
     assert ensure_demo_checkpoint("pi0", first.parent) == first
     assert (first / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_a_failed_run_leaves_nothing_behind(checkpoints, tmp_path):
+    with pytest.raises(SystemExit, match="not found"):
+        cli(["--checkpoint", str(checkpoints["pi0"]), "--backend", "reference", "--out", str(tmp_path / "out"),
+             "--images", "base_0_rgb=/no/such.png"])
+    assert not (tmp_path / "out").exists()
 
 
 def test_ttnn_log_level_follows_verbose_and_the_users_choice():

@@ -57,6 +57,8 @@ CASES = [
           lambda env: env.demo("--tokenizer", str(env.root / "nothing.model"))),
     _case("an output path that is a file", "error", ("--out", "out-file", "not a directory"),
           lambda env: env.demo("--out", str(env.path("out-file", "x")))),
+    _case("an output path under a file", "error", ("--out", "out-file", "is a file"),
+          lambda env: env.demo("--out", str(env.path("out-file", "x") / "run1"))),
     _case("a TT cache path that is a file", "error", ("--tt-cache", "cache-file", "not a directory"),
           lambda env: env.demo("--tt-cache", str(env.path("cache-file", "x")), backend="tt")),
     _case("zero denoising steps", "error", ("steps", "0"),

@@ -117,6 +117,8 @@ CASES = [
          lambda env: _tt_cache(env, under_file=False)),
     Case("load_policy", "a TT cache path under a file", "error", ("tt_cache_dir", "cache-file", "not a directory"),
          lambda env: _tt_cache(env, under_file=True)),
+    Case("load_policy", "a TT cache path that is a number", "error", ("tt_cache_dir", "int"),
+         lambda env: load_policy("pi0-tiny", backend="tt", tt_cache_dir=7)),
     Case("load_policy", "an unknown backend", "error", ("backend", "'cuda'", "reference"),
          lambda env: load_policy("pi0-tiny", backend="cuda")),
     Case("load_policy", "an unknown precision", "error", ("precision", "'fp4'", "bfp8"),
