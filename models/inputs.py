@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from .checks import as_tensor, described, dims_phrase, positive_int, require_finite, require_float, warn_once
 from .config import PolicyConfig
 from .images import ImageLike, empty_image, to_model_image
