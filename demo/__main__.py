@@ -5,8 +5,8 @@ Without --checkpoint a tiny pi0-shaped checkpoint with random weights is generat
 on first use: its actions mean nothing, and the plot says so; what the demo shows is that the backends agree.
 TT-ready weights are cached in --tt-cache (default: $XDG_CACHE_HOME/vla-tt/tt-weights, ~/.cache/vla-tt/tt-weights
 when XDG_CACHE_HOME is unset), so a second run skips their conversion.
-The console shows warnings (each once) and errors as one line; --verbose adds info logs and, in host mode, ttnn's
-own driver and mock-cluster log lines.
+The console shows warnings (each once) and errors as one line; --verbose adds info logs and ttnn's own log lines
+(otherwise only its errors in host mode, where its driver reports on the mock cluster, and its warnings on a card).
 """
 
 from __future__ import annotations
