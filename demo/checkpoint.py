@@ -1,7 +1,7 @@
 """The demo's default checkpoint: a tiny pi0-shaped policy with deterministic random weights, written on first use
-in lerobot's format (model.safetensors in lerobot's dtypes, config.json, normalisation statistics) and reused
-after. Written to a temporary directory and renamed, so a half-written
-checkpoint is never picked up."""
+in lerobot's format (model.safetensors in lerobot's dtypes, config.json, normalisation statistics) plus a
+RANDOM_WEIGHTS.txt that says what it is, and reused after. Written to a temporary directory and renamed, so a
+half-written checkpoint is never picked up."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from reference.random_init import random_policy
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 ROBOT_STATE_DIM, ROBOT_ACTION_DIM = 8, 7  # e.g. 7 joints + gripper in, 6 joints + gripper out
 SEED = 0
+RANDOM_WEIGHTS = "RANDOM_WEIGHTS.txt"
 
 
 def _stats(kind: str, gen: torch.Generator) -> tuple[dict, dict]:
@@ -44,9 +45,9 @@ def _config(cfg: PolicyConfig) -> dict:
 
 
 def ensure_demo_checkpoint(policy: str, root: Path = WEIGHTS) -> Path:
-    """weights/demo-<policy>-tiny, created deterministically if absent."""
+    """weights/demo-<policy>-tiny, created deterministically if absent (or written without RANDOM_WEIGHTS.txt)."""
     directory = root / f"demo-{policy}-tiny"
-    if (directory / "model.safetensors").is_file():
+    if (directory / "model.safetensors").is_file() and (directory / RANDOM_WEIGHTS).is_file():
         return directory
     tmp = root / f".{directory.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -55,8 +56,22 @@ def ensure_demo_checkpoint(policy: str, root: Path = WEIGHTS) -> Path:
     state_stats, action_stats = _stats(cfg.suffix.kind, torch.Generator().manual_seed(SEED))
     save_file({**state_stats, **action_stats}, str(tmp / "policy_preprocessor_step_0_normalizer_processor.safetensors"))
     save_file(action_stats, str(tmp / "policy_postprocessor_step_0_unnormalizer_processor.safetensors"))
+    (tmp / RANDOM_WEIGHTS).write_text(f"Random weights (preset {policy}-tiny, seed {SEED}) written by "
+                                      "demo/checkpoint.py for the demo: the actions of this policy mean nothing.\n")
+    shutil.rmtree(directory, ignore_errors=True)  # one written before RANDOM_WEIGHTS.txt existed: the same weights
     os.replace(tmp, directory)
     return directory
+
+
+def random_weights_note(directory: Path, random_components: tuple[str, ...] = ()) -> str | None:
+    """What the plot and console say when the weights are random: the demo's own checkpoint, or components the
+    checkpoint lacks (from the reference load's report)."""
+    if (directory / RANDOM_WEIGHTS).is_file():
+        return "RANDOM WEIGHTS (the demo's generated checkpoint): these actions mean nothing; the plot shows that " \
+               "the backends agree"
+    if random_components:
+        return f"RANDOM WEIGHTS for {', '.join(random_components)} (not in the checkpoint): these actions mean nothing"
+    return None
 
 
 def robot_action_dim(directory: Path) -> int | None:

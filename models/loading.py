@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import numbers
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import torch
 from loguru import logger
 
 from .checkpoint import LoadReport, preset_report, read_checkpoint
+from .checks import described, require_directory_path
 from .checkpoint.layout import COMPONENTS
 from .checkpoint.report import module_component, random_source
 from .config import PolicyConfig
@@ -82,7 +85,21 @@ def _reference_policy(source: str, dtype: torch.dtype, seed: int, base_preset: s
     return _reference_with_report(source, dtype, seed, base_preset)[0]
 
 
-DEFAULT_TT_CACHE = Path.home() / ".cache" / "vla-tt" / "tt-weights"
+# The per-user cache directory of the XDG base-directory convention, at its default place; "~" is expanded when a
+# policy is loaded. Library code reads no environment variables, so a different $XDG_CACHE_HOME is followed by
+# passing tt_cache_dir (the demo CLI does).
+TT_CACHE_SUBDIR = Path("vla-tt") / "tt-weights"
+DEFAULT_TT_CACHE = Path("~/.cache") / TT_CACHE_SUBDIR
+
+
+def _cache_dir(tt_cache_dir) -> Path | None:
+    if tt_cache_dir is None:
+        return None
+    if not isinstance(tt_cache_dir, (str, os.PathLike)):
+        raise ValueError(f"tt_cache_dir must be a directory path or None, found {described(tt_cache_dir)}")
+    directory = Path(tt_cache_dir).expanduser()
+    require_directory_path(directory, "tt_cache_dir")
+    return directory
 
 
 def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference",
@@ -100,7 +117,8 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
     backend "reference": PyTorch in `dtype`; float32 linears run through oneDNN (reference/onednn.py), so the
     returned module is for inference. backend "tt": TTNN on a Tenstorrent card when one is present, else on the
     host executor; `precision` is "bfp8" (bfloat8_b matrices) or "bf16", and `dtype` is not used. TT-ready weights
-    are cached under `tt_cache_dir` (keyed by checkpoint content, precision and layout code; None disables it).
+    are cached under `tt_cache_dir` (default ~/.cache/vla-tt/tt-weights; keyed by checkpoint content, precision and
+    layout code; None disables it).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
@@ -108,6 +126,9 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
         raise ValueError(f"dtype must be torch.float32 or torch.bfloat16, got {dtype}")
     if backend != "reference" and (return_report or base_preset is not None):
         raise ValueError("return_report and base_preset need backend='reference'")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"seed must be an integer, found {described(seed)}")
+    cache_dir = _cache_dir(tt_cache_dir) if backend == "tt" else None
     source = str(checkpoint_dir_or_preset)
     if backend == "reference":
         from reference.onednn import use_onednn_linears_
@@ -129,7 +150,7 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
     runtime = active_runtime() or open_runtime()
     require_weights_fit(weights.config, settings.name, spec_of(runtime.device))
     cache = None
-    if tt_cache_dir is not None:
-        cache = WeightCache(tt_cache_dir, content_key(source, Path(tt_cache_dir), seed), settings.name)
+    if cache_dir is not None:
+        cache = WeightCache(cache_dir, content_key(source, cache_dir, seed), settings.name)
     logger.info("building the TT policy ({} mode, {} weights)", runtime.mode, settings.name)
     return TTPolicy(runtime, weights.config, weights.state_dict(), settings, weight_cache=cache)

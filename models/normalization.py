@@ -23,7 +23,10 @@ from typing import Mapping
 
 import torch
 from loguru import logger
+from safetensors import SafetensorError
 from safetensors.torch import load_file
+
+from .checks import described, dims_phrase
 
 STATE_KEY = "observation.state"
 ACTION_KEY = "action"
@@ -32,6 +35,10 @@ POSTPROCESSOR = "policy_postprocessor"
 NORMALIZER_STEP = "normalizer_processor"
 UNNORMALIZER_STEP = "unnormalizer_processor"
 EPS = 1e-8  # lerobot's default `eps`
+KINDS = ("pi0", "pi05")
+# Without a range of its own (MEAN_STD), a value this many standard deviations from the mean is outside what the
+# statistics describe.
+OUTLIER_STDS = 5.0
 
 
 class NormMode(str, Enum):
@@ -51,8 +58,14 @@ REQUIRED_STATS = {
 }
 
 
+def check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS} (the policy's config.suffix.kind), found {kind!r}")
+
+
 def default_mode(kind: str) -> NormMode:
     """lerobot's default for the policy kind: pi0 MEAN_STD, pi0.5 QUANTILES."""
+    check_kind(kind)
     return NormMode.MEAN_STD if kind == "pi0" else NormMode.QUANTILES
 
 
@@ -66,10 +79,59 @@ class FeatureNorm:
     eps: float = EPS
 
     def __post_init__(self):
-        missing = [s for s in REQUIRED_STATS[self.mode] if s not in self.stats]
+        """Statistics that would divide by a negative spread, or turn every value into NaN, are errors."""
+        needed = REQUIRED_STATS[self.mode]
+        missing = [s for s in needed if s not in self.stats]
         if missing:
             raise ValueError(f"{self.mode.value} normalisation of {self.name!r} needs stats {missing}, "
                              f"found {sorted(self.stats)}")
+        for stat in needed:
+            value = self.stats[stat]
+            if value.ndim != 1:
+                raise ValueError(f"{self.name}.{stat} must be a vector [D], found shape {tuple(value.shape)}")
+            bad = (~torch.isfinite(value)).nonzero()[:, 0]
+            if len(bad):
+                raise ValueError(f"{self.name}.{stat} holds NaN or infinite values at {dims_phrase(bad)}")
+            if value.shape != self.stats[needed[0]].shape:
+                raise ValueError(f"{self.name}: {stat} has {value.shape[0]} values, {needed[0]} has "
+                                 f"{self.stats[needed[0]].shape[0]}")
+        if self.mode == NormMode.MEAN_STD:
+            negative = (self.stats["std"] < 0).nonzero()[:, 0]
+            if len(negative):
+                raise ValueError(f"{self.name}.std is negative at {dims_phrase(negative)} (e.g. "
+                                 f"{float(self.stats['std'][negative[0]]):.4g})")
+        elif needed:
+            low, high = needed
+            inverted = (self.stats[low] > self.stats[high]).nonzero()[:, 0]
+            if len(inverted):
+                first = int(inverted[0])
+                raise ValueError(f"{self.name}: {low} above {high} at {dims_phrase(inverted)} (e.g. "
+                                 f"{float(self.stats[low][first]):.4g} > {float(self.stats[high][first]):.4g})")
+
+    def zero_spread_dims(self) -> list[int]:
+        """Dims whose statistics have no spread (std 0, or equal bounds): a constant joint in the training data."""
+        needed = REQUIRED_STATS[self.mode]
+        if not needed:
+            return []
+        if self.mode == NormMode.MEAN_STD:
+            return (self.stats["std"] == 0).nonzero()[:, 0].tolist()
+        return (self.stats[needed[0]] == self.stats[needed[1]]).nonzero()[:, 0].tolist()
+
+    def zero_spread_reason(self) -> str:
+        """What zero spread means in this mode, for messages: "std 0" or "q01 == q99"."""
+        needed = REQUIRED_STATS[self.mode]
+        return "std 0" if self.mode == NormMode.MEAN_STD else " == ".join(needed)
+
+    def outside_range(self, x: torch.Tensor) -> torch.Tensor:
+        """bool, like x: values outside what the statistics describe: beyond the mode's bounds (min..max,
+        q01..q99, q10..q90), or OUTLIER_STDS standard deviations from the mean (MEAN_STD)."""
+        self._check(x)
+        if self.mode == NormMode.IDENTITY:
+            return torch.zeros_like(x, dtype=torch.bool)
+        if self.mode == NormMode.MEAN_STD:
+            return (x - self._stat("mean", x)).abs() > OUTLIER_STDS * self._stat("std", x)
+        low_key, high_key = REQUIRED_STATS[self.mode]
+        return (x < self._stat(low_key, x)) | (x > self._stat(high_key, x))
 
     @property
     def dim(self) -> int | None:
@@ -134,48 +196,99 @@ def _feature(flat: Mapping[str, torch.Tensor], key: str, mode: NormMode, eps: fl
     return FeatureNorm(key, mode, stats, eps) if stats else None
 
 
+def _warn_zero_spread(state: FeatureNorm | None, source: str) -> None:
+    """A constant joint is legitimate for actions (the policy then always outputs it) but a trap for the state: any
+    value there other than the constant normalises to (x - constant) / eps."""
+    dims = state.zero_spread_dims() if state is not None else []
+    if dims:
+        logger.warning("{} {} has zero spread in {} ({}): any state there other than the training value "
+                       "normalises to (x - value) / {:g}", state.name, dims_phrase(dims), source,
+                       state.zero_spread_reason(), state.eps)
+
+
+def _tensor(value, name: str) -> torch.Tensor:
+    try:
+        return torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{name} must be numbers, found {described(value)}") from None
+
+
 def stats_from_dict(stats: Mapping[str, Mapping[str, object]], kind: str) -> NormStats:
     """lerobot-style `{"observation.state": {"mean": ..., "std": ...}, "action": {...}}` (e.g. a dataset's
     `meta.stats`) -> NormStats with the policy kind's default mode."""
     mode = default_mode(kind)
-    flat = {f"{key}.{name}": torch.as_tensor(value) for key, sub in stats.items() for name, value in sub.items()}
-    return NormStats(_feature(flat, STATE_KEY, mode, EPS), _feature(flat, ACTION_KEY, mode, EPS), "dict")
+    flat = {f"{key}.{name}": _tensor(value, f"{key}.{name}")
+            for key, sub in stats.items() for name, value in sub.items()}
+    state = _feature(flat, STATE_KEY, mode, EPS)
+    _warn_zero_spread(state, "the statistics given")
+    return NormStats(state, _feature(flat, ACTION_KEY, mode, EPS), "the statistics given")
 
 
-def _find_step(directory: Path, pipeline: str, registry_name: str) -> tuple[Path | None, dict]:
-    """The step's state file and config, from `{pipeline}.json` or else by lerobot's file-name pattern."""
+def _find_step(directory: Path, pipeline: str, registry_name: str) -> tuple[Path | None, dict, Path | None]:
+    """The step's state file and config, from `{pipeline}.json` or else by lerobot's file-name pattern; and the
+    json the config came from, if any."""
     config_path = directory / f"{pipeline}.json"
     if config_path.is_file():
-        for step in json.loads(config_path.read_text()).get("steps", []):
+        try:
+            steps = json.loads(config_path.read_text()).get("steps", [])
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as err:
+            raise ValueError(f"{config_path}: not a lerobot processor config ({err})") from None
+        for step in steps:
             if step.get("registry_name") == registry_name and step.get("state_file"):
-                return directory / step["state_file"], step.get("config", {})
+                state_file = directory / step["state_file"]
+                if not state_file.is_file():
+                    raise ValueError(f"{config_path} names the statistics file {step['state_file']}, which is not "
+                                     f"in {directory}")
+                return state_file, step.get("config", {}), config_path
     matches = sorted(directory.glob(f"{pipeline}_step_*_{registry_name}.safetensors"))
-    return (matches[0], {}) if matches else (None, {})
+    return (matches[0], {}, None) if matches else (None, {}, None)
 
 
-def _mode(config: dict, feature_type: str, kind: str) -> NormMode:
-    return NormMode(config.get("norm_map", {}).get(feature_type, default_mode(kind).value))
+def _mode(config: dict, feature_type: str, kind: str, config_path: Path | None) -> NormMode:
+    value = config.get("norm_map", {}).get(feature_type, default_mode(kind).value)
+    try:
+        return NormMode(value)
+    except ValueError:
+        raise ValueError(f"{config_path}: unknown normalisation mode {value!r} for {feature_type}; known: "
+                         f"{', '.join(m.value for m in NormMode)}") from None
+
+
+def _read(file: Path | None) -> dict[str, torch.Tensor]:
+    if file is None:
+        return {}
+    try:
+        return load_file(file)
+    except (SafetensorError, OSError) as err:
+        raise ValueError(f"{file}: unreadable statistics file ({err})") from None
+
+
+def _file_feature(flat, key: str, config: dict, feature_type: str, kind: str, config_path: Path | None,
+                  file: Path | None) -> FeatureNorm | None:
+    """_feature, with any problem of the statistics named by the file that holds them."""
+    mode = _mode(config, feature_type, kind, config_path)
+    try:
+        return _feature(flat, key, mode, config.get("eps", EPS))
+    except ValueError as err:
+        raise ValueError(f"{file}: {err}") from None
 
 
 def load_stats(directory: str | Path, kind: str) -> NormStats:
     """Statistics saved next to a lerobot policy. Modes come from the saved norm_map, else the kind's default.
-    Missing statistics are logged as warnings and left as None."""
+    Missing statistics are left as None (make_observation / postprocess_actions warn when they go without); any
+    problem with what is there is an error naming its file."""
+    check_kind(kind)
     directory = Path(directory)
-    if not directory.is_dir():
+    if not directory.exists():
         raise ValueError(f"checkpoint directory {directory} does not exist")
-    pre_file, pre_config = _find_step(directory, PREPROCESSOR, NORMALIZER_STEP)
-    post_file, post_config = _find_step(directory, POSTPROCESSOR, UNNORMALIZER_STEP)
-    pre = load_file(pre_file) if pre_file and pre_file.is_file() else {}
-    post = load_file(post_file) if post_file and post_file.is_file() else {}
-    state = _feature(pre, STATE_KEY, _mode(pre_config, "STATE", kind), pre_config.get("eps", EPS))
+    if not directory.is_dir():
+        raise ValueError(f"load_stats: {directory} is not a directory (expected the checkpoint directory)")
+    pre_file, pre_config, pre_json = _find_step(directory, PREPROCESSOR, NORMALIZER_STEP)
+    post_file, post_config, post_json = _find_step(directory, POSTPROCESSOR, UNNORMALIZER_STEP)
+    pre, post = _read(pre_file), _read(post_file)
+    state = _file_feature(pre, STATE_KEY, pre_config, "STATE", kind, pre_json, pre_file)
     # Actions are unnormalised by the postprocessor; its stats win over the preprocessor's copy.
-    action = (_feature(post, ACTION_KEY, _mode(post_config, "ACTION", kind), post_config.get("eps", EPS))
-              or _feature(pre, ACTION_KEY, _mode(pre_config, "ACTION", kind), pre_config.get("eps", EPS)))
-    if state is None:
-        logger.warning("no state normalisation statistics ({}.*) in {}: the state will reach the model "
-                       "unnormalised", STATE_KEY, directory)
-    if action is None:
-        logger.warning("no action normalisation statistics ({}.*) in {}: actions will be returned in the "
-                       "model's normalised units", ACTION_KEY, directory)
+    action = (_file_feature(post, ACTION_KEY, post_config, "ACTION", kind, post_json, post_file)
+              or _file_feature(pre, ACTION_KEY, pre_config, "ACTION", kind, pre_json, pre_file))
+    _warn_zero_spread(state, str(pre_file))
     sources = [str(f) for f, data in ((pre_file, pre), (post_file, post)) if data]
-    return NormStats(state, action, ", ".join(sources) or None)
+    return NormStats(state, action, ", ".join(sources) or str(directory))

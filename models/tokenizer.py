@@ -14,6 +14,7 @@ Both are then tokenised by the PaliGemma tokenizer with BOS and right-padded to 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -21,6 +22,8 @@ import sentencepiece
 import torch
 from loguru import logger
 from tokenizers import Tokenizer as _JsonTokenizer
+
+from .checks import described, positive_int
 
 STATE_BINS = 256
 QWEN_PAD_TOKEN = "<|endoftext|>"
@@ -39,7 +42,10 @@ class SentencePieceTokenizer:
 
     def __init__(self, path: str | Path, add_bos: bool = True):
         self.path = Path(path)
-        self._processor = sentencepiece.SentencePieceProcessor(model_file=str(self.path))
+        try:
+            self._processor = sentencepiece.SentencePieceProcessor(model_file=str(self.path))
+        except (RuntimeError, OSError) as err:
+            raise ValueError(f"tokenizer file {self.path} is not a SentencePiece model ({err})") from None
         self.add_bos = add_bos
         self.pad_id = max(self._processor.pad_id(), 0)
 
@@ -52,7 +58,10 @@ class QwenTokenizer:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._tokenizer = _JsonTokenizer.from_file(str(self.path))
+        try:
+            self._tokenizer = _JsonTokenizer.from_file(str(self.path))
+        except Exception as err:  # the tokenizers library raises a bare Exception for a malformed file
+            raise ValueError(f"tokenizer file {self.path} is not a Hugging Face tokenizer.json ({err})") from None
         padding = self._tokenizer.padding
         pad_id = padding["pad_id"] if padding else self._tokenizer.token_to_id(QWEN_PAD_TOKEN)
         self.pad_id = 0 if pad_id is None else pad_id
@@ -85,8 +94,11 @@ class ByteTokenizer:
 def load_tokenizer(path: str | Path | None, vocab_size: int) -> Tokenizer:
     """A `.model` file -> SentencePiece, a `.json` file -> tokenizer.json, a directory -> whichever of
     tokenizer.model / tokenizer.json it holds, None -> the byte fallback (with a warning)."""
+    vocab_size = positive_int(vocab_size, "vocab_size")
     if path is None:
         return ByteTokenizer(vocab_size)
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"tokenizer path must be a file or directory path (or None), found {described(path)}")
     path = Path(path)
     if path.is_dir():
         for name in ("tokenizer.model", "tokenizer.json"):

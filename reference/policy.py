@@ -9,7 +9,7 @@ from torch import nn
 
 from models.config import PolicyConfig
 from models.masks import suffix_ar_flags
-from models.noise import initial_noise
+from models.noise import sampling_inputs
 from models.observation import Observation
 
 from .attention import PrefixKVCache
@@ -63,12 +63,11 @@ class Pi0Policy(nn.Module):
         """Actions [B, horizon, action_dim] (float32) from the flow started at `noise` (standard normal if None).
         on_stage(name) is called as each stage ends: "vision", "prefix", "step 0", "step 1", ... (for timing)."""
         mark = on_stage or (lambda name: None)
-        noise = initial_noise(observation.batch_size, self.config.suffix, noise, generator)
+        noise, steps = sampling_inputs(observation, self.config, noise, num_steps, generator)
         prefix = self.embed_prefix(observation)
         mark("vision")
         cache = self.fill_prefix_cache(prefix)
         mark("prefix")
         state = self.padded_state(observation)
-        steps = self.config.sampler.num_steps if num_steps is None else num_steps
         return euler_sample(lambda x, t: self.velocity(x, t, cache, state), noise, steps,
                             on_step=lambda i: mark(f"step {i}"))

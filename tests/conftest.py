@@ -2,6 +2,7 @@ import pytest
 import torch
 from loguru import logger
 
+from models.checks import warn_once
 from tt.runtime import close_runtime, open_runtime
 
 
@@ -23,7 +24,9 @@ def runtime():
 
 @pytest.fixture
 def warnings():
-    """Messages logged at WARNING or above while the test runs."""
+    """Messages logged at WARNING or above while the test runs, one-time warnings included even when an earlier test
+    gave them."""
+    warn_once.cache_clear()
     messages = []
     sink = logger.add(messages.append, level="WARNING")
     yield messages

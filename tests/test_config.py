@@ -84,14 +84,14 @@ def _obs(**changes) -> Observation:
     (dict(tokens=torch.full((1, 5), 5000)), r"token ids must be in \[0, 1024\)"),
     (dict(tokens=torch.zeros(1, 49, dtype=torch.long), token_masks=torch.ones(1, 49, dtype=torch.bool)),
      "at most 48"),
-    (dict(token_masks=torch.ones(1, 4, dtype=torch.bool)), "token_masks must be bool"),
-    (dict(images={"base_0_rgb": torch.zeros(1, 3, 200, 224)}), "image 'base_0_rgb' must be float"),
+    (dict(token_masks=torch.ones(1, 4, dtype=torch.bool)), "token_masks must have the shape of tokens"),
+    (dict(images={"base_0_rgb": torch.zeros(1, 3, 200, 224)}), r"image 'base_0_rgb' must be \[1, 3, 224, 224\]"),
     (dict(images={"top": torch.zeros(1, 3, 224, 224)}), "unknown cameras"),
     (dict(images={}), "no camera images"),
     (dict(state=None), "needs observation.state"),
     (dict(state=torch.zeros(1, 40)), "state must be"),
     (dict(state=torch.tensor([[float("nan")] * 8])), "NaN"),
-    (dict(image_masks={"base_0_rgb": torch.tensor([1])}), "image_masks"),
+    (dict(image_masks={"base_0_rgb": torch.tensor([2])}), "image_masks"),
 ])
 def test_bad_observations_are_named(tiny, changes, message):
     with pytest.raises(ValueError, match=message):
@@ -99,7 +99,7 @@ def test_bad_observations_are_named(tiny, changes, message):
 
 
 def test_every_camera_masked_is_an_error(tiny):
-    with pytest.raises(ValueError, match="every camera is masked"):
+    with pytest.raises(ValueError, match="image_masks hide every camera"):
         tiny.sample_actions(_obs(image_masks={"base_0_rgb": torch.tensor([False])}), num_steps=1)
 
 

@@ -1,12 +1,22 @@
-"""`make demo` end to end in host mode: outputs exist with the right shapes and the two backends agree to the
-TTNN end-to-end PCC; bad inputs end in a message, not a traceback."""
+"""`make demo` end to end in host mode: outputs exist with the right shapes, the two backends agree to the TTNN
+end-to-end PCC and the random weights are called so; as a user runs it, the console shows each warning once and none
+of ttnn's own log lines. Bad inputs are in tests/input_cases/demo_cases.py."""
+
+import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from demo.__main__ import main
+from demo.__main__ import TT_LOG_LEVEL_VARIABLES, cli, main, ttnn_log_level
 from demo.checkpoint import ROBOT_ACTION_DIM, ensure_demo_checkpoint
 from tests.tt.test_tt_parity import END_TO_END_PCC
+from tt.runtime import CARD_PATH
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TTNN_LOG_LINE = re.compile(r"\| (trace|debug|info|warning) +\| +\w+ \|")  # ttnn's C++ logger: "| info | UMD | ..."
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +31,7 @@ def test_demo_runs_both_backends(runtime, checkpoints, policy, tmp_path):
                    "--tt-cache", str(tmp_path / "tt-cache")])
     print(f"[{runtime.mode}] demo {policy}: PCC tt vs reference {result['pcc']:.5f}")
     assert result["pcc"] >= END_TO_END_PCC["bfp8"]
+    assert result["note"].startswith("RANDOM WEIGHTS")
     for path in result["outputs"]:
         assert path.is_file() and path.stat().st_size > 0
     for backend in ("reference", "tt"):
@@ -34,13 +45,32 @@ def test_generated_checkpoint_is_reused(checkpoints):
     assert (first / "model.safetensors").stat().st_mtime_ns == stamp
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--images", "base_0_rgb"], "CAM=PATH"),
-    (["--images", "base_0_rgb=/no/such.png"], "not found"),
-    (["--state", "1,two,3"], "comma-separated"),
-    (["--images", "top_cam=demo/images/base_0_rgb.png"], "top_cam"),
-    (["--state", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33"], "state"),
-])
-def test_bad_inputs_are_named(checkpoints, tmp_path, args, message):
-    with pytest.raises((SystemExit, ValueError), match=message):
-        main(["--checkpoint", str(checkpoints["pi0"]), "--out", str(tmp_path), "--backend", "reference", *args])
+def test_a_failed_run_leaves_nothing_behind(checkpoints, tmp_path):
+    with pytest.raises(SystemExit, match="not found"):
+        cli(["--checkpoint", str(checkpoints["pi0"]), "--backend", "reference", "--out", str(tmp_path / "out"),
+             "--images", "base_0_rgb=/no/such.png"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_ttnn_log_level_follows_verbose_and_the_users_choice():
+    assert ttnn_log_level(verbose=False, environ={}, card=False) == "error"
+    assert ttnn_log_level(verbose=False, environ={}, card=True) == "warn"
+    assert ttnn_log_level(verbose=True, environ={}, card=False) is None
+    for variable in TT_LOG_LEVEL_VARIABLES:
+        assert ttnn_log_level(verbose=False, environ={variable: "debug"}, card=False) is None
+
+
+@pytest.mark.skipif(CARD_PATH.exists(), reason="runs the TT backend in a second process; the card is this one's")
+def test_console_as_a_user_sees_it(checkpoints, tmp_path):
+    """A fresh process, as `make demo` starts it: ttnn's driver lines silenced, the one warning (no tokenizer
+    file) shown once although both backends check the observation."""
+    environ = {k: v for k, v in os.environ.items() if k not in TT_LOG_LEVEL_VARIABLES}
+    run = subprocess.run([sys.executable, "-m", "demo", "--checkpoint", str(checkpoints["pi0"]), "--steps", "2",
+                          "--out", str(tmp_path / "out"), "--tt-cache", str(tmp_path / "tt-cache")],
+                         cwd=ROOT, env=environ, capture_output=True, text=True, timeout=600)
+    lines = (run.stdout + run.stderr).splitlines()
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert [line for line in lines if TTNN_LOG_LINE.search(line)] == []
+    warnings = [line for line in lines if line.startswith("WARNING: ")]
+    assert len(warnings) == 1 and "NO TOKENIZER FILE GIVEN" in warnings[0], warnings
+    assert any(line.startswith("note         RANDOM WEIGHTS") for line in lines)

@@ -8,7 +8,8 @@ import json
 import pytest
 import torch
 
-from models.normalization import (FeatureNorm, NormMode, NormStats, load_stats, stats_from_dict)
+from models.inputs import postprocess_actions
+from models.normalization import FeatureNorm, NormMode, load_stats, stats_from_dict
 
 MAX_ABS_DIFF = 1e-6
 STATE_DIM, ACTION_DIM = 7, 6
@@ -92,11 +93,15 @@ def test_load_stats_without_json_uses_file_names_and_kind_default(tmp_path):
     assert loaded.state.mode == NormMode.QUANTILES and loaded.action.mode == NormMode.QUANTILES
 
 
-def test_absent_stats_are_reported_not_invented(tmp_path, warnings):
+def test_absent_stats_are_reported_where_needed_not_invented(tmp_path, warnings):
     loaded = load_stats(tmp_path, kind="pi0")
-    assert loaded == NormStats() and not loaded.has_state and not loaded.has_action and loaded.source is None
-    assert any("no state normalisation statistics" in m for m in warnings)
-    assert any("no action normalisation statistics" in m for m in warnings)
+    assert not loaded.has_state and not loaded.has_action and loaded.source == str(tmp_path)
+    assert not warnings
+    actions = torch.randn(1, 50, 32)
+    assert torch.equal(postprocess_actions(actions, loaded, ACTION_DIM), actions[..., :ACTION_DIM])
+    assert len(warnings) == 1
+    assert f"no action normalisation statistics in {tmp_path}: actions are returned in the model's normalised " \
+           "units" in warnings[0]
     with pytest.raises(ValueError, match="does not exist"):
         load_stats(tmp_path / "missing", kind="pi0")
 
@@ -112,6 +117,7 @@ def test_state_only_stats(tmp_path, warnings):
     PolicyProcessorPipeline(steps=[step], name="policy_preprocessor").save_pretrained(tmp_path)
     loaded = load_stats(tmp_path, kind="pi0")
     assert loaded.has_state and not loaded.has_action
+    postprocess_actions(torch.randn(1, 50, 32), loaded, ACTION_DIM)
     assert any("no action normalisation statistics" in m for m in warnings)
 
 

@@ -13,7 +13,7 @@ import torch
 
 from models.config import PolicyConfig
 from models.masks import attention_mask_2d, prefix_positions, suffix_ar_flags, suffix_attention_mask, suffix_positions
-from models.noise import initial_noise
+from models.noise import sampling_inputs
 from models.observation import Observation
 from tt.attention import PrefixKVCache, Rope, upload_mask
 from tt.common import CachedRuntime, scoped, upload
@@ -115,8 +115,7 @@ class Pi0Policy:
                        on_stage: Callable[[str], None] | None = None) -> torch.Tensor:
         """Actions [B, horizon, action_dim] (float32); on_stage as in the reference policy."""
         mark, section = self._marker(on_stage), self.runtime.section
-        noise = initial_noise(observation.batch_size, self.config.suffix, noise, generator)
-        steps = self.config.sampler.num_steps if num_steps is None else num_steps
+        noise, steps = sampling_inputs(observation, self.config, noise, num_steps, generator)
         times = step_times(steps)
         with section("vision"):
             prefix = self.embed_prefix(observation)
