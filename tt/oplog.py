@@ -14,6 +14,25 @@ import ttnn
 
 
 @dataclass(frozen=True)
+class TensorInfo:
+    """A tensor as the device profiler reports it: logical and tile-padded shape, dtype, where it lives."""
+
+    shape: tuple[int, ...]
+    padded_shape: tuple[int, ...]
+    dtype: str  # "BFLOAT16", ...
+    memory: str  # "DEV_0_DRAM_INTERLEAVED", "DEV_0_L1_WIDTH_SHARDED", "HOST"
+
+    @classmethod
+    def of(cls, t) -> "TensorInfo":
+        if t.storage_type() == ttnn.StorageType.DEVICE:
+            config = t.memory_config()
+            memory = f"DEV_0_{config.buffer_type.name}_{config.memory_layout.name}"
+        else:
+            memory = "HOST"
+        return cls(tuple(t.shape), tuple(t.padded_shape), t.dtype.name, memory)
+
+
+@dataclass(frozen=True)
 class OpRecord:
     """One op call or transfer. `inputs` describes each tensor argument as dtype/layout[shape]@memory."""
 
@@ -27,8 +46,13 @@ class OpRecord:
     programs: tuple | None = None  # tt.host.resources.Program the device op would build (None: not modelled)
     cb_bytes: int | None = None  # static buffers per core of its largest program
     cores: int | None = None  # cores its busiest program gives work to
+    cost: object | None = None  # dry run: tt.host.timing.OpCost, the predicted device time
     dram_bytes: int | None = None  # dry run: device DRAM live after the op
     l1_bytes: int | None = None  # dry run: L1 tensor bytes per core live after the op
+    operands: tuple[TensorInfo, ...] = ()  # the ttnn tensor arguments
+    results: tuple[TensorInfo, ...] = ()
+    traced: bool = False  # inside a trace capture: no host dispatch per op
+    program_config: str | None = None  # repr of the call's program_config, if it passed one
 
     def __str__(self) -> str:
         where = "/".join(self.sections) or "-"

@@ -70,10 +70,12 @@ def _tensors(args, kwargs) -> list:
     return found
 
 
-def _record(op: str, kind: str, backend: str, args, kwargs, usage=None) -> None:
+def _record(op: str, kind: str, backend: str, args, kwargs, usage=None, result=None) -> None:
     runtime = active_runtime()
     if runtime is not None and runtime.recording_active:
-        runtime.record(op, kind, backend, _tensors(args, kwargs), kwargs, call_site(), usage)
+        results = result if isinstance(result, (list, tuple)) else [result]
+        runtime.record(op, kind, backend, _tensors(args, kwargs), kwargs, call_site(), usage,
+                       [r for r in results if isinstance(r, (_ttnn.Tensor, MetaTensor))])
 
 
 def _host_mode() -> bool:
@@ -199,7 +201,7 @@ class _Op:
             _record(name, "op", "device", args, kwargs)
             return self._op(*args, **kwargs)
         result, usage = executor.execute(self._op, args, kwargs, _spec(args, kwargs))
-        _record(name, "op", "dry" if usage.shapes_only else "host", args, kwargs, usage)
+        _record(name, "op", "dry" if usage.shapes_only else "host", args, kwargs, usage, result)
         return result
 
     def __getattr__(self, name):

@@ -28,7 +28,8 @@ import ttnn
 from loguru import logger
 
 from tt.host.device import HostDevice, device_spec
-from tt.oplog import OpLog, OpRecord, describe
+from tt.host.meta import MetaTensor
+from tt.oplog import OpLog, OpRecord, TensorInfo, describe
 
 CARD_PATH = Path("/dev/tenstorrent")
 MOCK_CLUSTER_ENV = "TT_METAL_MOCK_CLUSTER_DESC_PATH"
@@ -95,15 +96,22 @@ class Runtime:
     def recording_active(self) -> bool:
         return bool(self._logs)
 
-    def record(self, op: str, kind: str, backend: str, tensors, kwarg_names, call_site: str, usage=None) -> None:
+    def record(self, op: str, kind: str, backend: str, tensors, kwargs: dict, call_site: str, usage=None,
+               results=()) -> None:
         memory = getattr(self.device, "memory", None)
+        device_tensors = [t for t in tensors if isinstance(t, (ttnn.Tensor, MetaTensor))]
         entry = OpRecord(op=op, kind=kind, backend=backend, inputs=tuple(describe(t) for t in tensors),
-                         kwargs=tuple(kwarg_names), sections=tuple(self._sections), call_site=call_site,
+                         kwargs=tuple(kwargs), sections=tuple(self._sections), call_site=call_site,
                          programs=None if usage is None else usage.programs,
                          cb_bytes=None if usage is None else usage.cb_bytes,
                          cores=None if usage is None else usage.cores,
+                         cost=None if usage is None else usage.cost,
                          dram_bytes=None if memory is None else memory.dram,
-                         l1_bytes=None if memory is None else memory.l1_per_core)
+                         l1_bytes=None if memory is None else memory.l1_per_core,
+                         operands=tuple(TensorInfo.of(t) for t in device_tensors),
+                         results=tuple(TensorInfo.of(t) for t in results),
+                         program_config=None if kwargs.get("program_config") is None
+                         else repr(kwargs["program_config"]))
         for log in self._logs:
             log.entries.append(entry)
 

@@ -30,6 +30,7 @@ from tt.host.goldens import PROJECT_GOLDENS
 from tt.host.meta import MetaTensor
 from tt.host.resources import Program, check_fits, programs
 from tt.host.rules import BLOCK_FLOATS, TILE_LAYOUT, check_call, tensors_in
+from tt.host.timing import OpCost, op_cost
 
 OUTPUT_TENSOR_KWARGS = ("output_tensor", "optional_tensor", "optional_output_tensor", "output_tensors")
 # The tensor whose dtype/layout the output takes when the call names none (default: the first tensor argument).
@@ -47,6 +48,7 @@ class Usage:
     programs: tuple[Program, ...] | None
     cb_bytes: int | None  # static buffers per core of its largest program
     shapes_only: bool
+    cost: OpCost | None = None  # predicted device time (shape-only calls with modelled programs)
 
     @property
     def cores(self) -> int | None:
@@ -68,9 +70,13 @@ def _to_torch(value):
     return value
 
 
-def _call_golden(golden, call: BoundCall):
+# Arguments that only round a golden's values (to the output dtype); on shapes alone the output spec sets the dtype.
+VALUE_ONLY = ("dtype", "output_dtype")
+
+
+def _call_golden(golden, call: BoundCall, shapes_only: bool = False):
     """Positional parameters of the C++ signature go positionally, keyword-only ones by name; whatever the golden
-    cannot take (no such parameter and no **kwargs) is left out."""
+    cannot take (no such parameter and no **kwargs) is left out, and on shapes alone the value-only ones."""
     if golden not in _golden_signatures:
         _golden_signatures[golden] = inspect.signature(golden)
     params = list(_golden_signatures[golden].parameters.values())
@@ -86,7 +92,7 @@ def _call_golden(golden, call: BoundCall):
     filled = set(positional_names[: len(args)])
     kwargs = {}
     for name, value in [*positional[capacity:], *keywords.items()]:
-        if value is UNKNOWN_DEFAULT or name in filled:
+        if value is UNKNOWN_DEFAULT or name in filled or (shapes_only and name in VALUE_ONLY):
             continue
         if name in keyword_names or takes_var_keyword:
             kwargs[name] = _to_torch(value)
@@ -206,7 +212,8 @@ def _execute(op, args, kwargs, spec: DeviceSpec, l1_tensors: int = 0) -> tuple[o
                                   "(add one to tt/host/goldens.py, following the op's docstring)")
     like, dtype, layout = _output_spec(call)
     meta_like = like if isinstance(like, MetaTensor) else None
-    result = _from_golden(_call_golden(golden, call), dtype, layout, meta_like,
+    result = _from_golden(_call_golden(golden, call, meta_like is not None), dtype, layout, meta_like,
                           _memory_config(call, like) if meta_like is not None else None)
     cb_bytes = None if built is None else max((p.bytes_per_core(spec) for p in built), default=0)
-    return result, Usage(built, cb_bytes, meta_like is not None)
+    cost = op_cost(call, spec, built, list(tensors_in(result))) if meta_like is not None else None
+    return result, Usage(built, cb_bytes, meta_like is not None, cost)

@@ -40,6 +40,11 @@ class MatmulGeometry:
     batch: int = 1  # batches the program loops over (1 when the batch is fused into M)
     mt_per_batch: int | None = None
 
+    @property
+    def total_mt(self) -> int:
+        """Output tile rows over every batch."""
+        return self.mt if self.batch == 1 or self.mt != self.mt_per_batch else self.mt * self.batch
+
     @classmethod
     def of(cls, call) -> "MatmulGeometry":
         a, b = call.tensor("input_tensor_a"), call.tensor("input_tensor_b")

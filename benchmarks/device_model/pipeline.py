@@ -1,0 +1,80 @@
+"""A policy call's predicted device time per stage, from a shape-only dry run (tt.dry_run) and tt.host.timing.
+
+An op's elapsed time is its predicted kernel time plus the op-to-op gap; outside a trace the host dispatches each op
+itself, and an op whose kernel is shorter than the dispatch waits for it (dispatch runs ahead of the device, so the
+longer of the two paces the queue). The roofline of a stage is the sum over its ops of the whole-grid floor,
+max(FLOPs / peak at the op's fidelity, minimal DRAM bytes / peak DRAM bandwidth).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from tt.dry_run import DryRun
+from tt.host.device import DEVICES, DeviceSpec
+from tt.host.timing import arch_constants
+from tt.oplog import OpRecord
+
+TOP_OPS = 5
+
+
+def elapsed_ns(record: OpRecord, spec: DeviceSpec) -> float:
+    arch = arch_constants(spec)
+    busy = record.cost.kernel_ns + arch.traced_gap_ns
+    return busy if record.traced else max(busy, arch.eager_dispatch_ns)
+
+
+@dataclass(frozen=True)
+class StageTime:
+    name: str
+    ops: int
+    predicted_ns: float
+    kernel_ns: float
+    roofline_ns: float
+    top: tuple[tuple[str, int, float], ...]  # (op at call site, calls, elapsed ns), most expensive first
+    uncalibrated_share: float  # of the predicted time
+
+    @property
+    def ratio(self) -> float:
+        return self.predicted_ns / self.roofline_ns if self.roofline_ns else float("inf")
+
+
+def _stage(name: str, records: list[OpRecord], spec: DeviceSpec) -> StageTime:
+    ops = [r for r in records if r.kind == "op" and r.cost is not None]
+    by_site = defaultdict(lambda: [0, 0.0])
+    for r in ops:
+        site = f"{r.op.removeprefix('ttnn.')} at {r.call_site.split(' <- ')[-1]}"
+        by_site[site][0] += 1
+        by_site[site][1] += elapsed_ns(r, spec)
+    predicted = sum(elapsed_ns(r, spec) for r in ops)
+    uncalibrated = sum(elapsed_ns(r, spec) for r in ops if not r.cost.calibrated)
+    top = sorted(((site, n, t) for site, (n, t) in by_site.items()), key=lambda x: -x[2])[:TOP_OPS]
+    return StageTime(name, len(ops), predicted, sum(r.cost.kernel_ns for r in ops),
+                     sum(r.cost.roofline_ns(spec) for r in ops), tuple(top),
+                     uncalibrated / predicted if predicted else 0.0)
+
+
+def stage_times(run: DryRun) -> list[StageTime]:
+    """vision, prefix, plan (the denoising loop's per-call constants), every step, and the whole call."""
+    spec = DEVICES[run.device]
+    stages = [_stage(name, run.log.select(section=name), spec) for name in ("vision", "prefix", "plan")]
+    stages += [_stage(f"step {i}", run.log.select(section=f"step {i}"), spec) for i in range(run.steps)]
+    return stages + [_stage("total", run.log.entries, spec)]
+
+
+def unmodelled(run: DryRun) -> list[str]:
+    return sorted({r.op for r in run.log.select(kind="op") if r.cost is None and r.cb_bytes is None})
+
+
+def format_stages(stages: list[StageTime], run: DryRun) -> str:
+    spec = DEVICES[run.device]
+    lines = [f"PREDICTED by the host path's device-time model (not measured on hardware): {spec}, "
+             f"{run.cameras} camera(s), batch {run.batch}, {run.steps} steps, eager dispatch",
+             f"{'stage':<8} {'ops':>6} {'predicted ms':>13} {'kernels ms':>11} {'roofline ms':>12} {'ratio':>6}"
+             "  uncalibrated  most expensive ops (calls, ms)"]
+    for s in stages:
+        top = "; ".join(f"{site} ({n}, {t / 1e6:.2f})" for site, n, t in s.top[:3 if s.name != "total" else 5])
+        lines.append(f"{s.name:<8} {s.ops:>6} {s.predicted_ns / 1e6:>13.2f} {s.kernel_ns / 1e6:>11.2f} "
+                     f"{s.roofline_ns / 1e6:>12.2f} {s.ratio:>6.2f}  {s.uncalibrated_share:>11.0%}  {top}")
+    return "\n".join(lines)
