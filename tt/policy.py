@@ -16,6 +16,8 @@ from models.masks import attention_mask_2d, prefix_positions, suffix_ar_flags, s
 from models.noise import initial_noise
 from models.observation import Observation
 from models.prepare import tile_padded
+from models.rtc import RealTimeChunking
+from tt import velocity_vjp
 from tt.attention import PrefixKVCache, Rope, upload_mask
 from tt.common import CachedRuntime, scoped, upload
 from tt.decoder import Decoder
@@ -24,6 +26,7 @@ from tt.ops import ttnn
 from tt.precision import Precision
 from tt.prefix import Prefix, embed_prefix
 from tt.projector import Projector
+from tt.rtc import DeviceGuidance, guided_velocity
 from tt.sampler import euler_sample, step_times
 from tt.siglip import SiglipVisionTower
 from tt.suffix import SuffixPlan, make_suffix
@@ -79,6 +82,28 @@ class Pi0Policy:
         hidden = run_suffix(self.expert, embs, cache, rope, mask, modulations[step] if modulations else None)
         return self.suffix.velocity(hidden)
 
+    def _pullback_context(self, mask, plan: SuffixPlan) -> velocity_vjp.PullbackContext:
+        leading_rows = self.suffix.length - self.config.suffix.horizon
+        return velocity_vjp.PullbackContext.build(self.runtime, self.expert, mask, leading_rows, plan.padding)
+
+    def _step_velocity(self, cache, rope, mask, plan: SuffixPlan, modulations, times: list[float],
+                       guidance: DeviceGuidance | None):
+        """velocity(x, step) for the Euler loop: the plain one, or guided by real-time chunking."""
+        def plain(x, step):
+            return self._velocity(x, step, cache, rope, mask, plan, modulations)
+
+        if guidance is None:
+            return plain
+        if guidance.plan.differentiate_velocity:
+            context = self._pullback_context(mask, plan)
+
+            def evaluate(x, step):
+                return velocity_vjp.velocity_and_pullback(self, x, step, cache, rope, context, plan, modulations)
+        else:
+            def evaluate(x, step):
+                return plain(x, step), None
+        return lambda x, step: guided_velocity(lambda x_t: evaluate(x_t, step), x, times[step], guidance)
+
     def padded_state(self, obs: Observation) -> torch.Tensor | None:
         return obs.padded_state(self.config.suffix)
 
@@ -94,6 +119,24 @@ class Pi0Policy:
         v = self._velocity(x, 0, prefix_cache, rope, mask, plan, modulations)
         return ttnn.to_torch(v).float()[:, 0]
 
+    def velocity_and_pullback(self, x_t_BHA: torch.Tensor, t_B: torch.Tensor, prefix_cache: PrefixKVCache,
+                              state_BS: torch.Tensor | None = None):
+        """velocity() and the function e -> (dv/dx_t)^T e, both computed on the device (tt/velocity_vjp.py), with
+        host float32 [B, horizon, action_dim] tensors in and out, for per-step checks."""
+        if not bool((t_B == t_B[0]).all()):
+            raise ValueError("the TT velocity takes one flow time for the whole batch")
+        rope, mask = self.suffix_attention(prefix_cache)
+        plan, modulations = self.plan_denoising([float(t_B[0])], state_BS, x_t_BHA.shape[0])
+        x = upload(self.runtime, x_t_BHA.float()[:, None], ttnn.float32)
+        v, pullback = velocity_vjp.velocity_and_pullback(self, x, 0, prefix_cache, rope,
+                                                         self._pullback_context(mask, plan), plan, modulations)
+
+        def host_pullback(cotangent_BHA: torch.Tensor) -> torch.Tensor:
+            e = upload(self.runtime, cotangent_BHA.float()[:, None], ttnn.float32)
+            return ttnn.to_torch(pullback(e)).float()[:, 0]
+
+        return ttnn.to_torch(v).float()[:, 0], host_pullback
+
     def _marker(self, on_stage: Callable[[str], None] | None):
         """Stage callback; on a card it first waits for the enqueued work, so stage times are real."""
         if on_stage is None:
@@ -107,10 +150,13 @@ class Pi0Policy:
 
     def sample_actions(self, observation: Observation, noise: torch.Tensor | None = None,
                        num_steps: int | None = None, generator: torch.Generator | None = None,
-                       on_stage: Callable[[str], None] | None = None) -> torch.Tensor:
-        """Actions [B, horizon, action_dim] (float32); on_stage as in the reference policy."""
+                       on_stage: Callable[[str], None] | None = None,
+                       rtc: RealTimeChunking | None = None) -> torch.Tensor:
+        """Actions [B, horizon, action_dim] (float32); on_stage and rtc as in the reference policy. With rtc the
+        guidance (and, with differentiate_velocity, its pullback through the expert) runs inside the on-device loop."""
         mark = self._marker(on_stage)
         noise = initial_noise(observation.batch_size, self.config.suffix, noise, generator)
+        chunk_guidance = None if rtc is None else rtc.guidance(observation.batch_size, self.config.suffix)
         steps = self.config.sampler.num_steps if num_steps is None else num_steps
         times = step_times(steps)
         prefix = self.embed_prefix(observation)
@@ -120,7 +166,8 @@ class Pi0Policy:
         rope, mask = self.suffix_attention(cache)
         plan, modulations = self.plan_denoising(times, self.padded_state(observation), observation.batch_size)
         x = upload(self.runtime, noise.float()[:, None], ttnn.float32)
+        guidance = None if chunk_guidance is None else DeviceGuidance.upload(self.runtime, chunk_guidance)
+        velocity = self._step_velocity(cache, rope, mask, plan, modulations, times, guidance)
         with self.runtime.log.section("denoise"):
-            x = euler_sample(lambda x, step: self._velocity(x, step, cache, rope, mask, plan, modulations), x, steps,
-                             on_step=lambda i: mark(f"step {i}"))
+            x = euler_sample(velocity, x, steps, on_step=lambda i: mark(f"step {i}"))
         return ttnn.to_torch(x).float()[:, 0]

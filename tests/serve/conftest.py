@@ -76,10 +76,11 @@ def _noise(parts, seeds: list[int]) -> torch.Tensor:
     return torch.cat([initial_noise(1, suffix, generator=torch.Generator().manual_seed(s)) for s in seeds])
 
 
-def in_process_actions(parts, observation: dict, seed: int, rtc=None) -> np.ndarray:
+def in_process_actions(parts, observation: dict, seed: int, rtc=None, num_steps: int | None = None) -> np.ndarray:
     """What sample_actions gives in process for this observation dict and noise seed: [50, 7]."""
     policy, stats, _ = parts
-    actions = policy.sample_actions(_model_observation(parts, observation), noise=_noise(parts, [seed]), rtc=rtc)
+    actions = policy.sample_actions(_model_observation(parts, observation), noise=_noise(parts, [seed]), rtc=rtc,
+                                    num_steps=num_steps)
     return postprocess_actions(actions, stats, ROBOT_ACTION_DIM)[0].numpy()
 
 

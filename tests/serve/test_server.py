@@ -13,7 +13,7 @@ import torch
 from openpi_client.websocket_client_policy import WebsocketClientPolicy
 
 from demo.checkpoint import ROBOT_ACTION_DIM
-from models import RealTimeChunking
+from models import RealTimeChunking, load_policy
 from serve.app import make_server
 from serve.server import running_in_thread
 from tests.serve.conftest import (MAX_REQUESTS, in_process_actions, in_process_actions_per_seed, libero_observation,
@@ -24,6 +24,7 @@ MAX_ABS_BATCHED = 1e-4  # batched with others: the same math, other summation or
 MIN_RTC_EFFECT = 1e-2
 CLIENTS, REQUESTS_PER_CLIENT = 4, 25
 LOAD_STEPS = 2  # the load test exercises the serving, not the flow: one camera, two steps
+TT_STEPS = 2  # the TT server check: the host execution path is slow, and the flow is checked in tests/tt
 
 
 def test_openpi_client_gets_in_process_actions(libero_server, served_parts):
@@ -142,3 +143,28 @@ def _connect(port: int, attempts: int = 200) -> WebsocketClientPolicy:
         except OSError:
             time.sleep(0.05)
     pytest.fail(f"no server on port {port}")
+
+
+def test_tt_backend_serves_like_in_process(runtime, checkpoint, served_parts):
+    """The same server over the TTNN policy (on the card, or the host execution path): a plain and a real-time
+    chunking request answer exactly what the TT policy gives in process."""
+    _, stats, tokenizer = served_parts
+    tt_policy = load_policy(checkpoint, backend="tt", tt_cache_dir=None)
+    tt_parts = (tt_policy, stats, tokenizer)
+    observation = libero_observation(4)
+    server = make_server(tt_policy, tokenizer, stats, profile="libero", port=0, backend="tt", num_steps=TT_STEPS,
+                         max_requests=MAX_REQUESTS)
+    with running_in_thread(server):
+        client = WebsocketClientPolicy("127.0.0.1", server.port)
+        assert client.get_server_metadata()["backend"] == "tt"
+        plain = client.infer({**observation, "noise_seed": 8})["actions"]
+        leftover = plain[10:]
+        guided = client.infer({**observation, "noise_seed": 8, "prev_chunk_left_over": leftover,
+                               "inference_delay": 2})["actions"]
+    assert np.abs(plain - in_process_actions(tt_parts, observation, 8, num_steps=TT_STEPS)).max() <= MAX_ABS_ALONE
+    padded = torch.zeros(40, tt_policy.config.suffix.action_dim)
+    padded[:, :ROBOT_ACTION_DIM] = stats.action.normalize(torch.tensor(leftover))
+    rtc = RealTimeChunking(padded, inference_delay=2)
+    expected = in_process_actions(tt_parts, observation, 8, rtc=rtc, num_steps=TT_STEPS)
+    assert np.abs(guided - expected).max() <= MAX_ABS_ALONE
+    print(f"[{runtime.mode}] TT server: plain and RTC requests equal in-process TT sample_actions")
