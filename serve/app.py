@@ -19,14 +19,14 @@ PROTOCOL = "openpi-websocket (openpi-client 0.1.2)"
 def response_action_dim(model_action_dim: int, profile_dim: int | None, requested: int | None,
                         checkpoint_dim: int | None, stats: NormStats | None) -> int:
     """Dims the response keeps: --action-dim, else the profile's, else the checkpoint's config, else the action
-    statistics', else all the model has; checked against the statistics that unnormalise them."""
+    statistics', else all the model has; the statistics that unnormalise them must cover at least that many."""
     stats_dim = stats.action.dim if stats is not None and stats.has_action else None
     dim = next(d for d in (requested, profile_dim, checkpoint_dim, stats_dim, model_action_dim) if d is not None)
     if not 0 < dim <= model_action_dim:
         raise ValueError(f"action_dim must be in [1, {model_action_dim}] (the model's), got {dim}")
-    if stats_dim is not None and stats_dim != dim:
-        raise ValueError(f"responses would keep {dim} action dims but the checkpoint's action statistics have "
-                         f"{stats_dim}; pass --action-dim {stats_dim} or a matching profile")
+    if stats_dim is not None and stats_dim < dim:
+        raise ValueError(f"responses would keep {dim} action dims but the checkpoint's action statistics cover "
+                         f"only {stats_dim}; pass --action-dim {stats_dim} or a matching profile")
     return dim
 
 

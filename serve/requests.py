@@ -57,11 +57,14 @@ class PolicyRequest:
     execution_horizon: int = 0
 
     @property
+    def guided_rows(self) -> int:
+        """The execution horizon cut to the leftover's length (as lerobot cuts it); 0 without a leftover."""
+        return 0 if self.leftover is None else min(self.execution_horizon, self.leftover.shape[0])
+
+    @property
     def batch_key(self) -> tuple:
         """Requests with equal keys can share one sample_actions call (the same RTC prefix weights)."""
-        if self.leftover is None:
-            return ("plain",)
-        return ("rtc", self.inference_delay, min(self.execution_horizon, self.leftover.shape[0]))
+        return ("plain",) if self.leftover is None else ("rtc", self.inference_delay, self.guided_rows)
 
 
 def _lookup(message: dict, path: Path):
@@ -128,11 +131,11 @@ def _images(message: dict, profile: Profile, expect: Expectations, limits: Limit
             continue
         if not isinstance(image, np.ndarray):
             raise RequestError(f"{name}: expected an image array, found {type(image).__name__}")
-        if image.ndim == 3 and max(image.shape) > limits.max_image_side:
-            raise RequestError(f"{name}: image of shape {list(image.shape)} exceeds the limit of "
-                               f"{limits.max_image_side} pixels per side")
         if image.ndim != 3:
             raise RequestError(f"{name}: expected one image [H, W, 3] or [3, H, W], found shape {list(image.shape)}")
+        if max(image.shape) > limits.max_image_side:
+            raise RequestError(f"{name}: image of shape {list(image.shape)} exceeds the limit of "
+                               f"{limits.max_image_side} pixels per side")
         try:
             to_model_image(image, expect.image_size, name)
         except ValueError as err:

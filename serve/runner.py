@@ -15,7 +15,7 @@ import torch
 from models.config import PolicyConfig
 from models.inputs import make_observation, postprocess_actions
 from models.noise import initial_noise
-from models.normalization import NormStats
+from models.normalization import FeatureNorm, NormStats
 from models.observation import Observation
 from models.rtc import DEFAULT_EXECUTION_HORIZON, DEFAULT_MAX_GUIDANCE_WEIGHT, RealTimeChunking
 from models.tokenizer import Tokenizer
@@ -34,6 +34,16 @@ class ChunkingSettings:
     differentiate_velocity: bool = False
 
 
+def cut_action_stats(stats: NormStats | None, action_dim: int) -> NormStats | None:
+    """The statistics of the first action_dim action dims (a profile may keep fewer dims than the checkpoint's
+    statistics cover; each dim is normalised on its own)."""
+    if stats is None or not stats.has_action or stats.action.dim in (None, action_dim):
+        return stats
+    action = stats.action
+    cut = FeatureNorm(action.name, action.mode, {k: v[..., :action_dim] for k, v in action.stats.items()}, action.eps)
+    return NormStats(stats.state, cut, stats.source)
+
+
 def _stacked(observations: list[Observation]) -> Observation:
     first = observations[0]
     return Observation(
@@ -49,7 +59,7 @@ class PolicyRunner:
 
     def __init__(self, policy, tokenizer: Tokenizer, stats: NormStats | None, action_dim: int,
                  num_steps: int | None = None, seed: int = 0, chunking: ChunkingSettings = ChunkingSettings()):
-        self.policy, self.tokenizer, self.stats = policy, tokenizer, stats
+        self.policy, self.tokenizer, self.stats = policy, tokenizer, cut_action_stats(stats, action_dim)
         self.config: PolicyConfig = policy.config
         self.action_dim, self.num_steps, self.chunking = action_dim, num_steps, chunking
         self._generator = torch.Generator().manual_seed(seed)
@@ -68,7 +78,7 @@ class PolicyRunner:
 
     def _chunking(self, requests: list[PolicyRequest]) -> RealTimeChunking | None:
         """One RealTimeChunking for a batch of equal batch_key: leftovers normalised, rows zero-padded to the
-        horizon (the horizon cut to each leftover's length is part of the key)."""
+        horizon, the execution horizon already cut to the leftovers' length (guided_rows, part of the key)."""
         first = requests[0]
         if first.leftover is None:
             return None
@@ -79,8 +89,8 @@ class PolicyRunner:
                 leftover = self.stats.action.normalize(leftover)
             leftovers[row, :leftover.shape[0]] = leftover
         s = self.chunking
-        return RealTimeChunking(leftovers, inference_delay=first.inference_delay,
-                                execution_horizon=first.batch_key[2], prefix_attention_schedule=s.prefix_attention_schedule,
+        return RealTimeChunking(leftovers, inference_delay=first.inference_delay, execution_horizon=first.guided_rows,
+                                prefix_attention_schedule=s.prefix_attention_schedule,
                                 max_guidance_weight=s.max_guidance_weight, differentiate_velocity=s.differentiate_velocity)
 
     def run(self, requests: list[PolicyRequest]) -> list[dict | RequestError]:

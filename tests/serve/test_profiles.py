@@ -17,6 +17,7 @@ from models.tokenizer import load_tokenizer
 from serve.app import make_server, response_action_dim
 from serve.profiles import make_profile
 from serve.requests import Expectations, Limits, RequestError, parse_request
+from serve.runner import cut_action_stats
 from serve.server import running_in_thread
 from tests.serve.conftest import MAX_REQUESTS
 
@@ -75,7 +76,8 @@ def test_response_action_dims():
     assert response_action_dim(32, 14, None, 9, None) == 14
     assert response_action_dim(32, None, 5, None, _action_stats(5)) == 5
     assert response_action_dim(32, None, None, None, _action_stats(6)) == 6
-    with pytest.raises(ValueError, match="action statistics have 7"):
+    assert response_action_dim(32, 7, None, None, _action_stats(32)) == 7  # libero on 32-dim statistics
+    with pytest.raises(ValueError, match="action statistics cover only 7"):
         response_action_dim(32, 14, None, None, _action_stats(7))
     with pytest.raises(ValueError, match=r"\[1, 32\]"):
         response_action_dim(32, None, 40, None, None)
@@ -97,3 +99,13 @@ def test_aloha_server_answers_like_in_process():
     expected = postprocess_actions(policy.sample_actions(observation, noise=noise), None, 14)[0].numpy()
     assert actions.shape == (50, 14)
     assert np.abs(actions - expected).max() <= MAX_ABS_ALONE
+
+
+def test_statistics_wider_than_the_response_are_cut_per_dim():
+    stats = NormStats(action=FeatureNorm("action", NormMode.QUANTILES, {"q01": torch.arange(10.0) - 20,
+                                                                        "q99": torch.arange(10.0) + 20}))
+    cut = cut_action_stats(stats, 4)
+    x = torch.rand(2, 50, 10) * 2 - 1
+    assert cut.action.dim == 4
+    assert torch.equal(cut.action.unnormalize(x[..., :4]), stats.action.unnormalize(x)[..., :4])
+    assert cut_action_stats(stats, 10) is stats
