@@ -73,12 +73,20 @@ def _tokenizer(name: str | None, config):
 
 def main(argv=None) -> None:
     args = _parse_args(argv)
+    try:
+        server = _build(args)
+    except (ValueError, FileNotFoundError) as err:  # bad checkpoint, tokenizer, profile or settings: no traceback
+        raise SystemExit(f"python -m serve: {err}") from None
+    server.serve_forever()
+
+
+def _build(args):
     source = resolve_checkpoint(args.checkpoint)
     policy = load_policy(source, backend=args.backend, precision=args.precision, tt_cache_dir=args.tt_cache)
     config = policy.config
     stats = None if source in PRESETS else load_stats(source, config.suffix.kind)
     shape = {} if source in PRESETS else read_config(Path(source)).get("output_features", {}).get(ACTION_KEY, {})
-    server = make_server(
+    return make_server(
         policy, _tokenizer(args.tokenizer, config), stats, profile=args.profile, action_dim=args.action_dim,
         checkpoint_action_dim=int(shape["shape"][0]) if shape.get("shape") else None, backend=args.backend,
         source=args.checkpoint, host=args.host, port=args.port, num_steps=args.num_steps, seed=args.seed,
@@ -87,7 +95,6 @@ def main(argv=None) -> None:
         limits=Limits(max_message_bytes=int(args.max_message_mb * MIB)), max_batch=args.max_batch,
         batch_wait_s=args.batch_wait_ms / 1e3, max_queue=args.max_queue, max_requests=args.max_requests,
         default_prompt=args.default_prompt)
-    server.serve_forever()
 
 
 if __name__ == "__main__":

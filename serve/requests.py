@@ -33,6 +33,10 @@ class Limits:
     max_image_side: int = 4096
     max_prompt_chars: int = 2048
 
+    def __post_init__(self):
+        if min(self.max_message_bytes, self.max_image_side, self.max_prompt_chars) <= 0:
+            raise ValueError(f"request limits must be positive, got {self}")
+
 
 @dataclass(frozen=True)
 class Expectations:

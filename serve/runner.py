@@ -17,7 +17,7 @@ from models.inputs import make_observation, postprocess_actions
 from models.noise import initial_noise
 from models.normalization import FeatureNorm, NormStats
 from models.observation import Observation
-from models.rtc import DEFAULT_EXECUTION_HORIZON, DEFAULT_MAX_GUIDANCE_WEIGHT, RealTimeChunking
+from models.rtc import DEFAULT_EXECUTION_HORIZON, DEFAULT_MAX_GUIDANCE_WEIGHT, SCHEDULES, RealTimeChunking
 from models.tokenizer import Tokenizer
 
 from .requests import PolicyRequest, RequestError
@@ -32,6 +32,12 @@ class ChunkingSettings:
     prefix_attention_schedule: str = "LINEAR"
     max_guidance_weight: float = DEFAULT_MAX_GUIDANCE_WEIGHT
     differentiate_velocity: bool = False
+
+    def __post_init__(self):
+        if self.execution_horizon < 0 or self.prefix_attention_schedule not in SCHEDULES \
+                or not self.max_guidance_weight > 0:
+            raise ValueError(f"real-time chunking settings need execution_horizon >= 0, a schedule in {SCHEDULES} "
+                             f"and max_guidance_weight > 0, got {self}")
 
 
 def cut_action_stats(stats: NormStats | None, action_dim: int) -> NormStats | None:

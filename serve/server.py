@@ -96,6 +96,9 @@ class PolicyServer:
             return f"bad request: {err}"
         except ServerBusy as err:
             return f"server busy: {err}"
+        except Exception as err:  # a bug, not the client's fault: say so, log it, keep serving
+            logger.exception("request failed")
+            return f"internal error: {type(err).__name__}: {err}"
         if isinstance(outcome, RequestError):
             return f"bad request: {outcome}"
         if isinstance(outcome, Exception):

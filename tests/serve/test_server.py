@@ -168,3 +168,24 @@ def test_tt_backend_serves_like_in_process(runtime, checkpoint, served_parts):
     expected = in_process_actions(tt_parts, observation, 8, rtc=rtc, num_steps=TT_STEPS)
     assert np.abs(guided - expected).max() <= MAX_ABS_ALONE
     print(f"[{runtime.mode}] TT server: plain and RTC requests equal in-process TT sample_actions")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--checkpoint", "nobody/no-such-policy"], "'nobody/no-such-policy' is neither a preset"),
+    (["--checkpoint", "pi0-tiny", "--tokenizer", "none", "--rtc-max-guidance-weight", "0"], "max_guidance_weight > 0"),
+    (["--checkpoint", "pi0-tiny", "--tokenizer", "none", "--max-message-mb", "0"], "limits must be positive"),
+])
+def test_the_command_names_bad_settings(tmp_path, monkeypatch, args, message):
+    from serve.__main__ import main
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(SystemExit, match=message):
+        main(args)
+
+
+def test_the_command_names_a_missing_tokenizer(tmp_path, monkeypatch, checkpoint):
+    from serve.__main__ import main
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(SystemExit, match="'google/paligemma-3b-pt-224'.*not in the local Hugging Face cache"):
+        main(["--checkpoint", str(checkpoint)])
