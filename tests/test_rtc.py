@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models import RealTimeChunking, SuffixConfig
+from models import RealTimeChunking, SuffixConfig, load_policy
 from models.rtc import SCHEDULES, guidance_weight, prefix_weights
 from reference.rtc import guided_velocity, velocity_and_pullback
+from tests.checkpoint_files import observation
 
 GUIDED_STEP_MAX_ABS = 1e-5
 PULLBACK_REL = 2e-2  # float32 central differences with step FD_STEP
@@ -81,6 +82,27 @@ def test_pullback_is_the_transpose_of_the_directional_derivative():
     velocity = _toy_velocity()
     _, pullback = velocity_and_pullback(velocity, x)
     jvp = (velocity(x + FD_STEP * d) - velocity(x - FD_STEP * d)) / (2 * FD_STEP)
+    left, right = float((pullback(e) * d).sum()), float((e * jvp).sum())
+    assert abs(left - right) <= PULLBACK_REL * abs(right), (left, right)
+
+
+@pytest.mark.parametrize("preset", ["pi0-tiny", "pi05-tiny"])
+def test_pullback_through_the_policy_is_the_transpose_of_its_directional_derivative(preset):
+    """Through the loaded policy (oneDNN linears, which differentiate through a dense copy of their weights)."""
+    policy = load_policy(preset)
+    obs = observation(with_state=preset == "pi0-tiny")
+    with torch.no_grad():
+        cache = policy.fill_prefix_cache(policy.embed_prefix(obs))
+    t, state = torch.full((1,), 0.4), policy.padded_state(obs)
+
+    def velocity(x):
+        return policy.velocity(x, t, cache, state)
+
+    gen = torch.Generator().manual_seed(2)
+    x, e, d = (torch.randn(1, 50, 32, generator=gen) for _ in range(3))
+    _, pullback = velocity_and_pullback(velocity, x)
+    with torch.no_grad():
+        jvp = (velocity(x + FD_STEP * d) - velocity(x - FD_STEP * d)) / (2 * FD_STEP)
     left, right = float((pullback(e) * d).sum()), float((e * jvp).sum())
     assert abs(left - right) <= PULLBACK_REL * abs(right), (left, right)
 
