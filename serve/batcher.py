@@ -37,7 +37,8 @@ class Batcher:
         if max_batch < 1 or max_queue < 1 or batch_wait_s < 0:
             raise ValueError(f"max_batch and max_queue must be >= 1 and batch_wait_s >= 0, got {max_batch}, "
                              f"{max_queue}, {batch_wait_s}")
-        self.run_batch, self.max_batch, self.batch_wait_s, self.max_queue = run_batch, max_batch, batch_wait_s, max_queue
+        self.run_batch, self.max_batch, self.max_queue = run_batch, max_batch, max_queue
+        self.batch_wait_s = batch_wait_s
         self._waiting: list[_Pending] = []
         self._arrived = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy")

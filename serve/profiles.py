@@ -16,22 +16,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-Path = tuple[str, ...]  # keys from the top of the message down to a value
+FieldPath = tuple[str, ...]  # keys from the top of the message down to a value
 
 
-def field_name(path: Path) -> str:
+def field_name(path: FieldPath) -> str:
     return "/".join(path)
 
 
 @dataclass(frozen=True)
 class Profile:
     name: str
-    cameras: dict[Path, str]  # wire path -> the policy's camera name
-    required: tuple[Path, ...]  # cameras that must be sent
-    state: Path
+    cameras: dict[FieldPath, str]  # wire path -> the policy's camera name
+    required: tuple[FieldPath, ...]  # cameras that must be sent
+    state: FieldPath
     action_dim: int | None  # dims the response keeps; None: the checkpoint's
-    ignored: tuple[Path, ...] = ()  # accepted and not used
-    camera_map: Path | None = None  # a map that must hold nothing but the cameras above (and ignored ones)
+    ignored: tuple[FieldPath, ...] = ()  # accepted and not used
+    camera_map: FieldPath | None = None  # a map that must hold nothing but the cameras above (and ignored ones)
 
 
 LIBERO = Profile(

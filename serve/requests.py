@@ -16,7 +16,7 @@ import numpy as np
 
 from models.images import to_model_image
 
-from .profiles import Path, Profile, field_name
+from .profiles import FieldPath, Profile, field_name
 
 NOISE_SEED_LIMIT = 2 ** 63
 
@@ -71,7 +71,7 @@ class PolicyRequest:
         return ("plain",) if self.leftover is None else ("rtc", self.inference_delay, self.guided_rows)
 
 
-def _lookup(message: dict, path: Path):
+def _lookup(message: dict, path: FieldPath):
     node = message
     for depth, key in enumerate(path):
         if not isinstance(node, dict):

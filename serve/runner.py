@@ -97,7 +97,8 @@ class PolicyRunner:
         s = self.chunking
         return RealTimeChunking(leftovers, inference_delay=first.inference_delay, execution_horizon=first.guided_rows,
                                 prefix_attention_schedule=s.prefix_attention_schedule,
-                                max_guidance_weight=s.max_guidance_weight, differentiate_velocity=s.differentiate_velocity)
+                                max_guidance_weight=s.max_guidance_weight,
+                                differentiate_velocity=s.differentiate_velocity)
 
     def run(self, requests: list[PolicyRequest]) -> list[dict | RequestError]:
         """One outcome per request, in order: {"actions": float32 [horizon, action_dim], "policy_timing": {...}}, or

@@ -1,4 +1,5 @@
-"""Messages on the wire: msgpack with numpy arrays, as openpi-client 0.1.2 encodes them (`openpi_client/msgpack_numpy.py`).
+"""Messages on the wire: msgpack with numpy arrays, as openpi-client 0.1.2 encodes them
+(`openpi_client/msgpack_numpy.py`).
 
 An array travels as a map {b"__ndarray__": True, b"data": <raw bytes>, b"dtype": <numpy dtype string such as
 "<f4" or "|u1">, b"shape": [d0, d1, ...]}; a numpy scalar as {b"__npgeneric__": True, b"data": <value>,

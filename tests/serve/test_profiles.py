@@ -68,7 +68,8 @@ def test_profiles_are_checked_against_the_policy_cameras():
 
 
 def _action_stats(dim: int) -> NormStats:
-    return NormStats(action=FeatureNorm("action", NormMode.MEAN_STD, {"mean": torch.zeros(dim), "std": torch.ones(dim)}))
+    stats = {"mean": torch.zeros(dim), "std": torch.ones(dim)}
+    return NormStats(action=FeatureNorm("action", NormMode.MEAN_STD, stats))
 
 
 def test_response_action_dims():
