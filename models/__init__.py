@@ -5,6 +5,7 @@ from .config import (DecoderConfig, PolicyConfig, ProjectorConfig, SamplerConfig
 from .loading import load_policy
 from .observation import Observation
 from .presets import PRESETS, get_preset
+from .rtc import RealTimeChunking
 
-__all__ = ["DecoderConfig", "Observation", "PRESETS", "PolicyConfig", "ProjectorConfig", "SamplerConfig",
-           "SiglipConfig", "SuffixConfig", "gemma_decoder", "get_preset", "load_policy", "qwen_decoder"]
+__all__ = ["DecoderConfig", "Observation", "PRESETS", "PolicyConfig", "ProjectorConfig", "RealTimeChunking",
+           "SamplerConfig", "SiglipConfig", "SuffixConfig", "gemma_decoder", "get_preset", "load_policy", "qwen_decoder"]

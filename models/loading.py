@@ -16,6 +16,7 @@ from .checks import described, require_directory_path
 from .checkpoint.layout import COMPONENTS
 from .checkpoint.report import module_component, random_source
 from .config import PolicyConfig
+from .hub_cache import HubCache, is_repo_id, repo_snapshot
 from .presets import PRESETS, get_preset
 
 BACKENDS = ("reference", "tt")
@@ -73,8 +74,6 @@ def _reference_with_report(source: str, dtype: torch.dtype, seed: int,
     if source in PRESETS:
         policy = random_policy(get_preset(source), seed=seed, dtype=dtype)
         return policy, preset_report(source, policy, seed)
-    if not Path(source).is_dir():
-        raise ValueError(f"{source!r} is neither a preset ({', '.join(PRESETS)}) nor a checkpoint directory")
     with _collection_deferred():
         policy, report = _from_checkpoint(source, dtype, seed, base_preset)
     logger.info("loaded {}", report.summary())
@@ -83,6 +82,24 @@ def _reference_with_report(source: str, dtype: torch.dtype, seed: int,
 
 def _reference_policy(source: str, dtype: torch.dtype, seed: int, base_preset: str | None = None):
     return _reference_with_report(source, dtype, seed, base_preset)[0]
+
+
+def resolve_checkpoint(name: str | Path, hub: HubCache | None = None) -> str:
+    """A preset name as is, or the checkpoint directory `name` stands for: a directory, else a Hugging Face repo id
+    ("lerobot/pi0") found in the local hub cache (models/hub_cache.py; never downloaded)."""
+    source = str(name)
+    if source in PRESETS or Path(source).is_dir():
+        return source
+    if is_repo_id(source):
+        try:
+            return str(repo_snapshot(source, cache=hub))
+        except FileNotFoundError as err:
+            raise ValueError(f"{source!r} is neither a preset ({', '.join(PRESETS)}), nor a checkpoint directory, "
+                             f"nor in the local Hugging Face cache: {err}") from None
+    raise ValueError(f"{source!r} is neither a preset ({', '.join(PRESETS)}), nor a checkpoint directory, nor a "
+                     "Hugging Face repo id ('org/name')")
+
+
 
 
 # The per-user cache directory of the XDG base-directory convention, at its default place; "~" is expanded when a
@@ -106,7 +123,8 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
                 dtype: torch.dtype = torch.float32, seed: int = 0, precision: str = "bfp8",
                 tt_cache_dir: str | Path | None = DEFAULT_TT_CACHE, *, base_preset: str | None = None,
                 return_report: bool = False):
-    """A ready policy. Presets get deterministic random weights from `seed`.
+    """A ready policy. Presets get deterministic random weights from `seed`; a Hugging Face repo id ("lerobot/pi0")
+    is read from the local hub cache ($HF_HUB_CACHE or $HF_HOME/hub; `resolve_checkpoint`), never downloaded.
 
     A checkpoint directory's layout is detected from its keys (models/checkpoint/__init__.py lists them); every
     problem is reported in one `models.checkpoint.CheckpointError` before any weight is loaded. Components a
@@ -129,7 +147,7 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise ValueError(f"seed must be an integer, found {described(seed)}")
     cache_dir = _cache_dir(tt_cache_dir) if backend == "tt" else None
-    source = str(checkpoint_dir_or_preset)
+    source = resolve_checkpoint(checkpoint_dir_or_preset)
     if backend == "reference":
         from reference.onednn import use_onednn_linears_
 

@@ -24,6 +24,7 @@ from loguru import logger
 from tokenizers import Tokenizer as _JsonTokenizer
 
 from .checks import described, positive_int
+from .hub_cache import HubCache, is_repo_id, repo_snapshot
 
 STATE_BINS = 256
 QWEN_PAD_TOKEN = "<|endoftext|>"
@@ -91,14 +92,21 @@ class ByteTokenizer:
         return [self.BOS] + [self.BYTE_OFFSET + b for b in text.encode("utf-8")]
 
 
-def load_tokenizer(path: str | Path | None, vocab_size: int) -> Tokenizer:
+PALIGEMMA_TOKENIZER_REPO = "google/paligemma-3b-pt-224"  # the tokenizer lerobot's pi0 / pi0.5 processors load
+
+
+def load_tokenizer(path: str | Path | None, vocab_size: int, hub: HubCache | None = None) -> Tokenizer:
     """A `.model` file -> SentencePiece, a `.json` file -> tokenizer.json, a directory -> whichever of
-    tokenizer.model / tokenizer.json it holds, None -> the byte fallback (with a warning)."""
+    tokenizer.model / tokenizer.json it holds, a Hugging Face repo id (e.g. PALIGEMMA_TOKENIZER_REPO) -> that
+    directory in the local hub cache (models/hub_cache.py; never downloaded), None -> the byte fallback (with a
+    warning)."""
     vocab_size = positive_int(vocab_size, "vocab_size")
     if path is None:
         return ByteTokenizer(vocab_size)
     if not isinstance(path, (str, os.PathLike)):
         raise ValueError(f"tokenizer path must be a file or directory path (or None), found {described(path)}")
+    if not Path(path).exists() and is_repo_id(str(path)):
+        path = repo_snapshot(str(path), cache=hub)
     path = Path(path)
     if path.is_dir():
         for name in ("tokenizer.model", "tokenizer.json"):

@@ -9,11 +9,12 @@ bfloat16 linears already run through oneDNN and are left alone.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
 class OneDNNLinear(nn.Module):
-    """Inference-only stand-in for a float32 nn.Linear, weight kept in oneDNN's tensor format."""
+    """Stand-in for a float32 nn.Linear, weight kept in oneDNN's tensor format; no gradient reaches the weights."""
 
     def __init__(self, linear: nn.Linear):
         super().__init__()
@@ -22,6 +23,11 @@ class OneDNNLinear(nn.Module):
         self.register_buffer("bias", None if linear.bias is None else linear.bias.detach().to_mkldnn())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.requires_grad and torch.is_grad_enabled():
+            # mkldnn_linear's backward needs a dense weight; a pullback (real-time chunking's vector-Jacobian
+            # product) runs the plain op on a dense copy instead.
+            bias = None if self.bias is None else self.bias.to_dense()
+            return F.linear(x, self.weight.to_dense(), bias)
         return torch._C._nn.mkldnn_linear(x.contiguous().to_mkldnn(), self.weight, self.bias).to_dense()
 
 

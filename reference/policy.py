@@ -11,6 +11,7 @@ from models.config import PolicyConfig
 from models.masks import suffix_ar_flags
 from models.noise import sampling_inputs
 from models.observation import Observation
+from models.rtc import RealTimeChunking
 
 from .attention import PrefixKVCache
 from .decoder import Decoder
@@ -59,15 +60,18 @@ class Pi0Policy(nn.Module):
     @torch.no_grad()
     def sample_actions(self, observation: Observation, noise: torch.Tensor | None = None,
                        num_steps: int | None = None, generator: torch.Generator | None = None,
-                       on_stage: Callable[[str], None] | None = None) -> torch.Tensor:
+                       on_stage: Callable[[str], None] | None = None,
+                       rtc: RealTimeChunking | None = None) -> torch.Tensor:
         """Actions [B, horizon, action_dim] (float32) from the flow started at `noise` (standard normal if None).
-        on_stage(name) is called as each stage ends: "vision", "prefix", "step 0", "step 1", ... (for timing)."""
+        on_stage(name) is called as each stage ends: "vision", "prefix", "step 0", "step 1", ... (for timing).
+        rtc: real-time chunking towards the previous chunk's leftover (models/rtc.py)."""
         mark = on_stage or (lambda name: None)
         noise, steps = sampling_inputs(observation, self.config, noise, num_steps, generator)
+        guidance = None if rtc is None else rtc.guidance(observation.batch_size, self.config.suffix)
         prefix = self.embed_prefix(observation)
         mark("vision")
         cache = self.fill_prefix_cache(prefix)
         mark("prefix")
         state = self.padded_state(observation)
         return euler_sample(lambda x, t: self.velocity(x, t, cache, state), noise, steps,
-                            on_step=lambda i: mark(f"step {i}"))
+                            on_step=lambda i: mark(f"step {i}"), guidance=guidance)

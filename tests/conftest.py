@@ -3,6 +3,8 @@ import torch
 from loguru import logger
 
 from models.checks import warn_once
+from models import load_policy
+from tests.peers import lerobot_tiny
 from tt.runtime import close_runtime, open_runtime
 
 
@@ -31,3 +33,15 @@ def warnings():
     sink = logger.add(messages.append, level="WARNING")
     yield messages
     logger.remove(sink)
+
+
+@pytest.fixture(scope="session")
+def lerobot_pairs(tmp_path_factory):
+    """kind -> (lerobot 0.6.1's own tiny policy, our policy loaded from the checkpoint lerobot saved)."""
+    built = {}
+    for kind in lerobot_tiny.KINDS:
+        theirs = lerobot_tiny.build(kind, seed=7)
+        directory = tmp_path_factory.mktemp(f"lerobot-{kind}")
+        theirs.save_pretrained(directory)
+        built[kind] = theirs, load_policy(directory)
+    return built

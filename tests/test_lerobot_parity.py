@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models import Observation, load_policy
+from models import Observation
 from tests.peers import lerobot_tiny
 from tests.metrics import compare
 
@@ -14,19 +14,12 @@ MAX_ABS_ACTIONS = 1e-4
 MAX_ABS_VELOCITY = 1e-4
 BATCH = 2
 TOKENS = 48
-KINDS = ("pi0", "pi05")
+KINDS = lerobot_tiny.KINDS
 
 
 @pytest.fixture(scope="module")
-def pairs(tmp_path_factory):
-    """kind -> (lerobot policy, our policy loaded from the checkpoint lerobot saved)."""
-    built = {}
-    for kind in KINDS:
-        theirs = lerobot_tiny.build(kind, seed=7)
-        directory = tmp_path_factory.mktemp(f"lerobot-{kind}")
-        theirs.save_pretrained(directory)
-        built[kind] = theirs, load_policy(directory)
-    return built
+def pairs(lerobot_pairs):
+    return lerobot_pairs
 
 
 def _inputs(num_cameras: int, masked: dict[int, list[bool]], real_tokens: list[int]):

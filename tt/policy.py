@@ -15,6 +15,8 @@ from models.config import PolicyConfig
 from models.masks import attention_mask_2d, prefix_positions, suffix_ar_flags, suffix_attention_mask, suffix_positions
 from models.noise import sampling_inputs
 from models.observation import Observation
+from models.rtc import RealTimeChunking
+from tt import velocity_vjp
 from tt.attention import PrefixKVCache, Rope, upload_mask
 from tt.common import CachedRuntime, scoped, upload
 from tt.decoder import Decoder
@@ -23,6 +25,7 @@ from tt.ops import ttnn
 from tt.precision import Precision
 from tt.prefix import Prefix, embed_prefix
 from tt.projector import Projector
+from tt.rtc import DeviceGuidance, guided_velocity
 from tt.sampler import euler_sample, step_times
 from tt.siglip import SiglipVisionTower
 from tt.suffix import SuffixPlan, make_suffix
@@ -85,6 +88,24 @@ class Pi0Policy:
     def _read_actions(self, x_B1RA) -> torch.Tensor:
         return ttnn.to_torch(x_B1RA).float()[:, 0, : self.config.suffix.horizon]
 
+    def _step_velocity(self, cache, rope, mask, plan: SuffixPlan, modulations, times: list[float],
+                       guidance: DeviceGuidance | None):
+        """velocity(x, step) for the Euler loop: the plain one, or guided by real-time chunking."""
+        def plain(x, step):
+            return self._velocity(x, step, cache, rope, mask, plan, modulations)
+
+        if guidance is None:
+            return plain
+        if guidance.plan.differentiate_velocity:
+            context = velocity_vjp.PullbackContext.build(self.expert, mask)
+
+            def evaluate(x, step):
+                return velocity_vjp.velocity_and_pullback(self, x, step, cache, rope, context, plan, modulations)
+        else:
+            def evaluate(x, step):
+                return plain(x, step), None
+        return lambda x, step: guided_velocity(lambda x_t: evaluate(x_t, step), x, times[step], guidance)
+
     def padded_state(self, obs: Observation) -> torch.Tensor | None:
         return obs.padded_state(self.config.suffix)
 
@@ -99,6 +120,23 @@ class Pi0Policy:
         v = self._velocity(self.upload_actions(x_t_BHA), 0, prefix_cache, rope, mask, plan, modulations)
         return self._read_actions(v)
 
+    def velocity_and_pullback(self, x_t_BHA: torch.Tensor, t_B: torch.Tensor, prefix_cache: PrefixKVCache,
+                              state_BS: torch.Tensor | None = None):
+        """velocity() and the function e -> (dv/dx_t)^T e, both computed on the device (tt/velocity_vjp.py), with
+        host float32 [B, horizon, action_dim] tensors in and out, for per-step checks."""
+        if not bool((t_B == t_B[0]).all()):
+            raise ValueError("the TT velocity takes one flow time for the whole batch")
+        rope, mask = self.suffix_attention(prefix_cache)
+        plan, modulations = self.plan_denoising([float(t_B[0])], state_BS, x_t_BHA.shape[0])
+        v, pullback = velocity_vjp.velocity_and_pullback(self, self.upload_actions(x_t_BHA), 0, prefix_cache, rope,
+                                                         velocity_vjp.PullbackContext.build(self.expert, mask), plan,
+                                                         modulations)
+
+        def host_pullback(cotangent_BHA: torch.Tensor) -> torch.Tensor:
+            return self._read_actions(pullback(self.upload_actions(cotangent_BHA)))
+
+        return self._read_actions(v), host_pullback
+
     def _marker(self, on_stage: Callable[[str], None] | None):
         """Stage callback; on a card it first waits for the enqueued work, so stage times are real."""
         if on_stage is None:
@@ -112,10 +150,13 @@ class Pi0Policy:
 
     def sample_actions(self, observation: Observation, noise: torch.Tensor | None = None,
                        num_steps: int | None = None, generator: torch.Generator | None = None,
-                       on_stage: Callable[[str], None] | None = None) -> torch.Tensor:
-        """Actions [B, horizon, action_dim] (float32); on_stage as in the reference policy."""
+                       on_stage: Callable[[str], None] | None = None,
+                       rtc: RealTimeChunking | None = None) -> torch.Tensor:
+        """Actions [B, horizon, action_dim] (float32); on_stage and rtc as in the reference policy. With rtc the
+        guidance (and, with differentiate_velocity, its pullback through the expert) runs inside the on-device loop."""
         mark, section = self._marker(on_stage), self.runtime.section
         noise, steps = sampling_inputs(observation, self.config, noise, num_steps, generator)
+        chunk_guidance = None if rtc is None else rtc.guidance(observation.batch_size, self.config.suffix)
         times = step_times(steps)
         with section("vision"):
             prefix = self.embed_prefix(observation)
@@ -127,7 +168,10 @@ class Pi0Policy:
             rope, mask = self.suffix_attention(cache)
             plan, modulations = self.plan_denoising(times, self.padded_state(observation), observation.batch_size)
             x = self.upload_actions(noise)
+            guidance = None if chunk_guidance is None else \
+                DeviceGuidance.upload(self.runtime, chunk_guidance, self.suffix.layout.rows)
+            velocity = self._step_velocity(cache, rope, mask, plan, modulations, times, guidance)
         with section("denoise"):
-            x = euler_sample(lambda x, step: self._velocity(x, step, cache, rope, mask, plan, modulations), x, steps,
-                             on_step=lambda i: mark(f"step {i}"), step_scope=lambda i: section(f"step {i}"))
+            x = euler_sample(velocity, x, steps, on_step=lambda i: mark(f"step {i}"),
+                             step_scope=lambda i: section(f"step {i}"))
         return self._read_actions(x)

@@ -16,6 +16,7 @@ VLM_WIDTH, EXPERT_WIDTH, DEPTH = 128, 64, 2
 VISION_WIDTH, VISION_DEPTH, VISION_HEADS = 144, 2, 2  # head_dim 72 as so400m
 VOCAB = 1024
 CAMERAS = ("base_0_rgb", "left_wrist_0_rgb", "right_wrist_0_rgb")
+KINDS = ("pi0", "pi05")
 
 
 @contextmanager
@@ -87,8 +88,27 @@ def build(kind: str, seed: int):
 
 
 @torch.no_grad()
-def sample_actions(policy, kind: str, images, image_masks, tokens, token_masks, state, noise) -> torch.Tensor:
-    """lerobot's network-level sampler (inputs already model-ready: images in [-1, 1], state padded)."""
+def sample_actions(policy, kind: str, images, image_masks, tokens, token_masks, state, noise,
+                   **rtc_kwargs) -> torch.Tensor:
+    """lerobot's network-level sampler (inputs already model-ready: images in [-1, 1], state padded). rtc_kwargs
+    (inference_delay, prev_chunk_left_over, execution_horizon) need `rtc_enabled`."""
     if kind == "pi0":
-        return policy.model.sample_actions(images, image_masks, tokens, token_masks, state, noise=noise)
-    return policy.model.sample_actions(images, image_masks, tokens, token_masks, noise=noise)
+        return policy.model.sample_actions(images, image_masks, tokens, token_masks, state, noise=noise, **rtc_kwargs)
+    return policy.model.sample_actions(images, image_masks, tokens, token_masks, noise=noise, **rtc_kwargs)
+
+
+@contextmanager
+def rtc_enabled(policy, schedule: str, max_guidance_weight: float, execution_horizon: int):
+    """The policy with lerobot's own RTC processor in this configuration, restored to none afterwards."""
+    from lerobot.configs import RTCAttentionSchedule
+    from lerobot.policies.rtc.configuration_rtc import RTCConfig
+
+    policy.config.rtc_config = RTCConfig(prefix_attention_schedule=RTCAttentionSchedule(schedule),
+                                         max_guidance_weight=max_guidance_weight,
+                                         execution_horizon=execution_horizon)
+    policy.init_rtc_processor()
+    try:
+        yield policy
+    finally:
+        policy.config.rtc_config = None
+        policy.init_rtc_processor()
