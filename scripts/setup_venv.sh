@@ -40,6 +40,9 @@ PIP=("$VENV/bin/python" -m pip install --progress-bar off -c "$C")
 # lerobot (tests only) declares torch<2.12 and numpy>=2: skip its metadata;
 # the packages it really needs are in requirements/test.txt.
 "${PIP[@]}" --no-deps lerobot
+# tt-perf-report (tests only) pins matplotlib==3.10.9 while ttnn's stack has 3.11.2; it needs only pandas, which
+# ttnn already brings, and imports matplotlib optionally (plots).
+"${PIP[@]}" --no-deps tt-perf-report
 # The project itself, built with the venv's pinned setuptools.
 "${PIP[@]}" --no-deps --no-build-isolation -e .
 

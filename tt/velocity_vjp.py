@@ -92,7 +92,7 @@ def _silu_derivative(x):
 
 
 def _rope_backward(rope, dy):
-    rotated = ttnn.matmul(ttnn.multiply(dy, rope.sin), rope.rotate, transpose_b=True)
+    rotated = ttnn.matmul(ttnn.multiply(dy, rope.sin), rope.rotation.matrix, transpose_b=True)
     return ttnn.add(ttnn.multiply(dy, rope.cos), rotated)
 
 
@@ -126,21 +126,22 @@ class _LayerTape:
 def _layer_forward(layer: DecoderLayer, h0, k_prefix, v_prefix, rope, mask, modulations):
     cfg = layer.cfg
     b, _, s, _ = h0.shape
-    group, d = cfg.num_heads // cfg.num_kv_heads, cfg.head_dim
+    group = cfg.num_heads // cfg.num_kv_heads
     normed, gate1 = layer.input_layernorm(h0, modulations[0])
     q_pre, k_pre, v = ttnn.experimental.nlp_create_qkv_heads(layer.qkv(normed), num_heads=cfg.num_heads,
                                                              num_kv_heads=cfg.num_kv_heads, transpose_k_heads=False)
+    d = q_pre.shape[-1]  # the head's lanes, padded to a tile multiple
     q, k = q_pre, k_pre
     if layer.qk_norms is not None:
-        q = ttnn.rms_norm(q, epsilon=cfg.norm_eps, weight=layer.qk_norms[0],
+        q = ttnn.rms_norm(q, epsilon=layer.qk_norm_eps, weight=layer.qk_norms[0],
                           compute_kernel_config=layer.precision.norm_kernel)
-        k = ttnn.rms_norm(k, epsilon=cfg.norm_eps, weight=layer.qk_norms[1],
+        k = ttnn.rms_norm(k, epsilon=layer.qk_norm_eps, weight=layer.qk_norms[1],
                           compute_kernel_config=layer.precision.norm_kernel)
     keys, values = ttnn.concat([k_prefix, rope(k)], dim=2), ttnn.concat([v_prefix, v], dim=2)
     q_grouped = ttnn.reshape(rope(q), [b, cfg.num_kv_heads, group * s, d])
     kernel = layer.precision.attention_kernel
     scores = ttnn.matmul(q_grouped, keys, transpose_b=True, dtype=ttnn.float32, compute_kernel_config=kernel)
-    probs32 = ttnn.softmax(ttnn.add(ttnn.multiply(scores, d ** -0.5), mask), dim=-1)
+    probs32 = ttnn.softmax(ttnn.add(ttnn.multiply(scores, cfg.head_dim ** -0.5), mask), dim=-1)
     out = ttnn.matmul(ttnn.typecast(probs32, ttnn.bfloat16), values, compute_kernel_config=kernel)
     attn = ttnn.experimental.nlp_concat_heads(ttnn.reshape(out, [b, cfg.num_heads, s, d]))
     h1 = ttnn.add(h0, _gated(layer.o_proj(attn), gate1))
@@ -155,7 +156,7 @@ def _layer_forward(layer: DecoderLayer, h0, k_prefix, v_prefix, rope, mask, modu
 def _layer_backward(layer: DecoderLayer, tape: _LayerTape, dh2, rope):
     cfg, mlp = layer.cfg, layer.mlp
     b, _, s, _ = dh2.shape
-    group, d, prefix = cfg.num_heads // cfg.num_kv_heads, cfg.head_dim, tape.keys.shape[2] - dh2.shape[2]
+    group, d, prefix = cfg.num_heads // cfg.num_kv_heads, tape.keys.shape[-1], tape.keys.shape[2] - dh2.shape[2]
     kernel = layer.precision.attention_kernel
 
     d_product = _t(_gated(dh2, tape.gate2), mlp.down_proj)
@@ -168,8 +169,8 @@ def _layer_backward(layer: DecoderLayer, tape: _LayerTape, dh2, rope):
                          [b, cfg.num_kv_heads, group * s, d])
     d_probs = ttnn.matmul(d_out, tape.values, transpose_b=True, dtype=ttnn.float32, compute_kernel_config=kernel)
     row_sums = ttnn.sum(ttnn.multiply(d_probs, tape.probs32), dim=-1, keepdim=True)
-    d_scores = ttnn.typecast(ttnn.multiply(ttnn.multiply(tape.probs32, ttnn.subtract(d_probs, row_sums)), d ** -0.5),
-                             ttnn.bfloat16)
+    d_scores = ttnn.typecast(ttnn.multiply(ttnn.multiply(tape.probs32, ttnn.subtract(d_probs, row_sums)),
+                                           cfg.head_dim ** -0.5), ttnn.bfloat16)
     d_values = ttnn.matmul(ttnn.typecast(tape.probs32, ttnn.bfloat16), d_out, transpose_a=True,
                            compute_kernel_config=kernel)
     d_keys = ttnn.matmul(d_scores, tape.q_grouped, transpose_a=True, compute_kernel_config=kernel)
@@ -180,8 +181,8 @@ def _layer_backward(layer: DecoderLayer, tape: _LayerTape, dh2, rope):
     dq = _rope_backward(rope, ttnn.reshape(dq, [b, cfg.num_heads, s, d]))
     dk = _rope_backward(rope, dk)
     if layer.qk_norms is not None:
-        dq = _rms_backward(tape.q_pre, dq, _as_row(layer.qk_norms[0]), cfg.norm_eps)
-        dk = _rms_backward(tape.k_pre, dk, _as_row(layer.qk_norms[1]), cfg.norm_eps)
+        dq = _rms_backward(tape.q_pre, dq, _as_row(layer.qk_norms[0]), layer.qk_norm_eps)
+        dk = _rms_backward(tape.k_pre, dk, _as_row(layer.qk_norms[1]), layer.qk_norm_eps)
     d_qkv = ttnn.concat([ttnn.experimental.nlp_concat_heads(t) for t in (dq, dk, dv)], dim=3)
     return ttnn.add(dh1, _norm_backward(layer.input_layernorm, tape.h0, _t(d_qkv, layer.qkv), tape.modulations[0]))
 

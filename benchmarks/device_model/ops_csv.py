@@ -29,7 +29,7 @@ COLUMNS = ["OP CODE", "OP TYPE", "GLOBAL CALL COUNT", "DEVICE ID", "ATTRIBUTES",
            "HOST START TS", "DEVICE KERNEL DURATION [ns]", "OP TO OP LATENCY [ns]", "DEVICE ARCH",
            "AVAILABLE WORKER CORE COUNT"] + \
     [f"{t}_{d}_PAD[LOGICAL]" for t in TENSORS for d in DIMS] + \
-    [f"{t}_{f}" for t in TENSORS for f in ("DATATYPE", "MEMORY")] + ["STAGE", "PREDICTED"]
+    [f"{t}_{f}" for t in TENSORS for f in ("DATATYPE", "MEMORY")] + ["STAGE", "CALIBRATED", "PREDICTED"]
 
 
 def _tensor_columns(prefix: str, info: TensorInfo | None) -> dict:
@@ -64,7 +64,7 @@ def rows(run: DryRun) -> list[dict]:
                    "CORE COUNT": max(program.work.busy_cores, 1), "HOST START TS": round(clock),
                    "DEVICE KERNEL DURATION [ns]": round(kernel_ns), "OP TO OP LATENCY [ns]": round(gap),
                    "DEVICE ARCH": arch, "AVAILABLE WORKER CORE COUNT": spec.cores, "STAGE": _stage(record),
-                   "PREDICTED": PREDICTED}
+                   "CALIBRATED": "yes" if record.cost.calibrated else "uncalibrated", "PREDICTED": PREDICTED}
             for name, info in operands.items():
                 row |= _tensor_columns(name, info)
             out.append(row)

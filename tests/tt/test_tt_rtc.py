@@ -77,13 +77,12 @@ def test_rtc_sample_actions_end_to_end(runtime, pairs, preset):
                            differentiate_velocity=differentiate)
     expected = ref.sample_actions(obs, noise=noise, num_steps=STEPS, rtc=rtc)
     assert (expected - ref.sample_actions(obs, noise=noise, num_steps=STEPS)).abs().max() > MIN_EFFECT
-    runtime.log.clear()
-    actual = tt.sample_actions(obs, noise=noise, num_steps=STEPS, rtc=rtc)
+    with runtime.recording() as log:
+        actual = tt.sample_actions(obs, noise=noise, num_steps=STEPS, rtc=rtc)
     mode = "through the network" if differentiate else "velocity held"
     compare(f"[{runtime.mode}] {preset} RTC {schedule} ({mode}) sample_actions {PRECISION}", actual, expected,
             min_pcc=END_TO_END_PCC[PRECISION])
-    transfers = runtime.log.count(kind="to_device", section="denoise") + \
-        runtime.log.count(kind="from_device", section="denoise")
-    print(f"[{runtime.mode}] {preset} RTC: {runtime.log.count(kind='op', section='denoise')} device ops in the "
+    transfers = log.count(kind="to_device", section="denoise") + log.count(kind="from_device", section="denoise")
+    print(f"[{runtime.mode}] {preset} RTC: {log.count(kind='op', section='denoise')} device ops in the "
           f"denoising loop, {transfers} transfers")
     assert transfers == 0, "host<->device transfers inside the denoising loop"

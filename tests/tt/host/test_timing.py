@@ -1,0 +1,146 @@
+"""The device-time model (tt/host/timing.py): never faster than physics at any full-size op, its matmul constants
+fitted on tt-metal's N150 measurements alone and within the target on the held-out P150 ones, and its outputs: the
+CLI's last lines and a profiler-format CSV that the real tt-perf-report reads."""
+
+import csv
+import re
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from benchmarks.device_model.__main__ import main, predict_matmul
+from benchmarks.device_model.calibration import HELD_OUT_TARGET, errors, fit, load_rows
+from benchmarks.device_model.ops_csv import write
+from tt.dry_run import dry_run, policy_config
+from tt.host.device import DEVICES
+from tt.host.memory import TILE_BYTES
+from tt.host.timing import MATMUL
+from tt.ops import ttnn
+
+FIDELITY_DIVISOR = {"LoFi": 1, "HiFi2": 2, "HiFi3": 3, "HiFi4": 4}
+REFIT_TOLERANCE = 0.01  # the stored constants are the fit's, rounded
+DTYPES = {name: getattr(ttnn, name.lower()) for name in ("BFLOAT16", "BFLOAT8_B", "BFLOAT4_B", "FLOAT32", "UINT32")}
+
+
+def _dram_bytes(info) -> float:
+    if "DRAM" not in info.memory:
+        return 0.0
+    tiles = 1
+    for d in info.padded_shape:
+        tiles *= d
+    return tiles / 1024 * TILE_BYTES[DTYPES[info.dtype]]
+
+
+def _physics_ns(record, spec) -> float:
+    """max(FLOPs / peak at the op's fidelity on its cores, bytes of its DRAM tensors / peak DRAM bandwidth), from the
+    record's tensors alone (ROW_MAJOR tensors counted as if tiled: the same bytes)."""
+    tensors = (*record.operands, *record.results)
+    if record.op == "ttnn.embedding":  # a gather reads the table rows it writes, not the table
+        tensors = (record.operands[0], *record.results, *record.results)
+    nbytes = sum(_dram_bytes(t) for t in tensors)
+    flops = 0.0
+    if record.op in ("ttnn.linear", "ttnn.matmul"):
+        a, b = record.operands[0].padded_shape, record.operands[1].padded_shape
+        batch = 1
+        for d in a[:-2]:
+            batch *= d
+        flops = 2 * batch * a[-2] * a[-1] * b[-1]
+    peak = max(record.cores, 1) * 4096 * spec.clock_hz / FIDELITY_DIVISOR[record.cost.fidelity or "LoFi"]
+    return max(flops / peak * 1e9, nbytes / spec.dram_bandwidth * 1e9)
+
+
+def test_no_full_size_op_is_faster_than_physics(full_size):
+    checked = 0
+    for (preset, device, *_), run in full_size.runs.items():
+        spec = DEVICES[device]
+        for record in run.log.select(kind="op"):
+            if record.cost is None or not record.programs:
+                continue
+            physics = _physics_ns(record, spec)
+            assert record.cost.kernel_ns >= physics * (1 - 1e-9), f"{preset} {device} {record}: " \
+                f"{record.cost.kernel_ns:.0f} ns < physics {physics:.0f} ns"
+            assert record.cost.kernel_ns >= record.cost.floor_ns and record.cost.roofline_ns(spec) <= \
+                record.cost.floor_ns * (1 + 1e-9)
+            checked += 1
+    assert checked > 100_000
+
+
+@pytest.mark.parametrize("m, k, n, dtype, fidelity, device", [
+    (32, 4096, 14336, "bfp8", "LoFi", "n150"), (64, 1024, 4096, "bfp8", "HiFi2", "n150"),
+    (8192, 8192, 8192, "bf16", "HiFi4", "p150"), (832, 2048, 16384, "bfp4", "LoFi", "n300"),
+    (4096, 4096, 4096, "bfp8", "HiFi2", "p150")])
+def test_a_matmul_is_never_faster_than_physics(m, k, n, dtype, fidelity, device):
+    record, _ = predict_matmul(m, k, n, dtype, fidelity, device)
+    physics = _physics_ns(record, DEVICES[device])
+    print(f"{device} [{m}, {k}] @ [{k}, {n}] {dtype} {fidelity}: predicted {record.cost.kernel_ns / 1e3:.1f} us, "
+          f"physics {physics / 1e3:.1f} us")
+    assert record.cost.kernel_ns >= physics
+
+
+@pytest.fixture(scope="module")
+def gemm_rows():
+    return load_rows()
+
+
+def test_the_matmul_constants_are_fitted_on_n150_alone(gemm_rows):
+    refit = fit(gemm_rows)
+    for name in ("unpack_bytes_per_cycle", "step_cycles", "block_cycles"):
+        assert getattr(refit, name) == pytest.approx(getattr(MATMUL, name), rel=REFIT_TOLERANCE), name
+    assert refit.start_ns < 1.0 and MATMUL.start_ns == 0.0
+    scrambled = [replace(r, util_pct=r.util_pct * 3) if r.device == "P150" else r for r in gemm_rows]
+    assert fit(scrambled) == refit, "a P150 row changed the fit"
+
+
+def test_held_out_p150_error(gemm_rows):
+    result = errors(gemm_rows)
+    for name, split in result.items():
+        print(f"{name}: {len(split.rows)} rows, median |error| {split.median:.1%}, worst {split.worst:.1%}")
+    assert len(result["fit"].rows) == 156 and len(result["held out"].rows) == 312
+    assert {r.device for r, _, _ in result["held out"].rows} == {"P150"}
+    assert result["held out"].median <= HELD_OUT_TARGET
+
+
+@pytest.fixture(scope="module")
+def one_step_run():
+    return dry_run(policy_config("pi0"), "n150", cameras=1, batch=1, steps=1)
+
+
+def test_tt_perf_report_reads_the_predicted_csv(one_step_run, tmp_path):
+    path = write(one_step_run, tmp_path / "ops_perf_results_predicted.csv")
+    with path.open() as f:
+        ours = list(csv.DictReader(f))
+    assert ours[0]["OP TYPE"] == "signpost" and "predicted" in ours[0]["OP CODE"]
+    device_rows = [r for r in ours if r["OP TYPE"] == "tt_dnn_device"]
+    assert all(r["PREDICTED"] for r in ours) and {r["CALIBRATED"] for r in device_rows} == {"yes", "uncalibrated"}
+    report = tmp_path / "report.csv"
+    done = subprocess.run([sys.executable, "-m", "tt_perf_report.perf_report", str(path), "--no-color", "--csv",
+                           str(report)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    with report.open() as f:
+        theirs = list(csv.DictReader(f))
+    print(f"tt-perf-report: {len(theirs)} ops; {done.stdout.splitlines()[:3]}")
+    assert len(theirs) == len(device_rows)
+    for mine, analysed in zip(device_rows, theirs):
+        assert float(analysed["Device Time"]) == pytest.approx(int(mine["DEVICE KERNEL DURATION [ns]"]) / 1000,
+                                                               abs=1e-3)
+        if mine["OP CODE"] == "MatmulDeviceOperation":
+            assert analysed["Bound"] and float(analysed["FLOPs %"]) > 0 and analysed["Math Fidelity"]
+    text = subprocess.run([sys.executable, "-m", "tt_perf_report.perf_report", str(path), "--no-color"],
+                          capture_output=True, text=True, timeout=300)
+    assert "Performance Report" in text.stdout and "MatmulDeviceOperation" in text.stdout
+
+
+def test_cli_last_lines(capsys):
+    assert main(["matmul", "--m", "832", "--k", "2048", "--n", "16384", "--dtype", "bfp8", "--fidelity", "HiFi2",
+                 "--device", "n150"]) == 0
+    out = capsys.readouterr().out
+    print(out)
+    assert "PREDICTED" in out and re.fullmatch(r"predicted_ns=\d+", out.strip().splitlines()[-1])
+    assert main(["pipeline", "--preset", "pi05", "--cameras", "1", "--steps", "2", "--device", "p150"]) == 0
+    out = capsys.readouterr().out
+    print(out)
+    assert re.fullmatch(r"total_ms=[\d.]+ roofline_ms=[\d.]+ ops_per_step=\d+", out.strip().splitlines()[-1])
+    for stage in ("vision", "prefix", "plan", "step 0", "step 1", "total"):
+        assert any(line.startswith(stage) for line in out.splitlines()), stage
