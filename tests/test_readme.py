@@ -20,8 +20,11 @@ HORIZON = 50
 
 
 def readme_python_block() -> str:
-    blocks = re.findall(r"^```python\n(.*?)^```", README.read_text(), flags=re.M | re.S)
-    assert len(blocks) == 1, f"README.md should hold one python block, found {len(blocks)}"
+    """The python block of the "## Using a policy" section."""
+    section = re.search(r"^## Using a policy\n(.*?)(?=^## )", README.read_text(), flags=re.M | re.S)
+    assert section, "README.md has no '## Using a policy' section"
+    blocks = re.findall(r"^```python\n(.*?)^```", section.group(1), flags=re.M | re.S)
+    assert len(blocks) == 1, f"'Using a policy' should hold one python block, found {len(blocks)}"
     return blocks[0]
 
 

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 
 import torch
 
-from models.prepare import rotate_half_matrix, tile_padded
+from models.prepare import TILE, rotate_half_matrix, tile_padded
 from models.masks import additive_mask
 from models.positional import rope_tables
 from tt.common import rows, upload, upload_weight
 from tt.host.device import spec_of
+from tt.host.resources.attention import SdpaShape
 from tt.host.resources.matmul import MatmulOperands
 from tt.ops import ttnn
-from tt.program_configs import matmul_config
+from tt.program_configs import matmul_config, sdpa_config
 
 
 @dataclass
@@ -66,6 +67,14 @@ class Rope:
         config = matmul_config(rows(x_BHSD), d, d, self.grid, self.l1_budget, operands)
         rotated = ttnn.matmul(x_BHSD, self.rotation.matrix, program_config=config)
         return ttnn.add(ttnn.multiply(x_BHSD, self.cos), ttnn.multiply(rotated, self.sin))
+
+
+def sdpa_program(q_BHSD, k_BKSD, mask, kernel, grid, l1_budget: int):
+    """The SDPA program config for these operands: chunks as large as the L1 budget allows (tt.program_configs)."""
+    b, heads, q_len, dh = q_BHSD.padded_shape
+    shape = SdpaShape(0, 0, 0, 0, dh // TILE, q_BHSD.dtype, k_BKSD.dtype, None if mask is None else mask.dtype,
+                      kernel.fp32_dest_acc_en, False)
+    return sdpa_config(q_BHSD.shape[2], k_BKSD.shape[2], b * heads, grid, l1_budget, shape)
 
 
 def upload_mask(runtime, mask_BQK: torch.Tensor):

@@ -12,12 +12,12 @@ import torch
 
 from models.config import DecoderConfig
 from models.prepare import fused_qkv, linear_weight, norm_weight, output_projection, padded_head_norm, tile_padded
-from tt.attention import Rotation
+from tt.attention import Rotation, sdpa_program
 from tt.common import Linear, scoped, upload, upload_weight
+from tt.host.device import spec_of
 from tt.gemma import GemmaMLP
 from tt.ops import ttnn
 from tt.precision import Precision
-from tt.program_configs import sdpa_config
 from tt.qwen import QwenMLP
 
 _MLP = {"gemma": GemmaMLP, "qwen": QwenMLP}
@@ -60,6 +60,7 @@ class DecoderLayer:
 
     def __init__(self, runtime, cfg: DecoderConfig, w: dict, precision: Precision):
         self.cfg, self.precision, self.grid = cfg, precision, runtime.device.compute_with_storage_grid_size()
+        self.l1_budget = spec_of(runtime.device).l1_budget
         attn = scoped(w, "self_attn.")
         h, k, d = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
         padded = tile_padded(d)
@@ -93,7 +94,7 @@ class DecoderLayer:
     def attend(self, q, k, v, mask):
         attn = ttnn.transformer.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=False, scale=self.cfg.head_dim ** -0.5,
-            program_config=sdpa_config(q.shape[2], k.shape[2], self.grid),
+            program_config=sdpa_program(q, k, mask, self.precision.attention_kernel, self.grid, self.l1_budget),
             compute_kernel_config=self.precision.attention_kernel)
         return ttnn.experimental.nlp_concat_heads(attn)
 

@@ -10,12 +10,15 @@ construction: the output block each core computes in one pass (out_block_h x out
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 from models.prepare import TILE
+from tt.host.resources.attention import SdpaShape, sdpa_shape_buffers
 from tt.host.resources.matmul import MatmulGeometry, MatmulOperands, matmul_buffers
 from tt.ops import ttnn
 
 MAX_IN0_BLOCK_W = 8
+SDPA_CHUNKS = (256, 128, 64, 32)
 DEST_TILES, DEST_TILES_FP32 = 8, 4  # dest register tiles per subblock in half-sync mode (get_dest_reg_count)
 
 
@@ -37,9 +40,13 @@ def _subblock(block_h: int, block_w: int, dest: int) -> tuple[int, int]:
     return best
 
 
-def _bytes(config, geometry: MatmulGeometry, operands: MatmulOperands, dram_alignment: int = 64) -> int:
-    return sum(-(-entries * size // dram_alignment) * dram_alignment
-               for _, entries, size in matmul_buffers(config, geometry, operands, dram_banks=1) if entries)
+def _bytes_of(buffers, alignment: int = 64) -> int:
+    """Bytes per core of static buffers, each start aligned (64 covers Wormhole's 32 and Blackhole's 64)."""
+    return sum(-(-entries * size // alignment) * alignment for _, entries, size in buffers if entries)
+
+
+def _bytes(config, geometry: MatmulGeometry, operands: MatmulOperands) -> int:
+    return _bytes_of(matmul_buffers(config, geometry, operands, dram_banks=1))
 
 
 def matmul_config(m: int, k: int, n: int, grid, l1_budget: int, operands: MatmulOperands):
@@ -75,10 +82,26 @@ def _matmul_config(m: int, k: int, n: int, grid_xy: tuple[int, int], l1_budget: 
                      f"on a {grid.x}x{grid.y} grid")
 
 
-def sdpa_config(q_len: int, k_len: int, grid):
-    """Chunk sizes are the largest of 256/128/64/32 that divide the (tile-padded) sequence lengths."""
-    def chunk(length: int) -> int:
-        padded = tiles(length) * TILE
-        return next(c for c in (256, 128, 64, 32) if padded % c == 0)
-    return ttnn.SDPAProgramConfig(compute_with_storage_grid_size=grid, q_chunk_size=chunk(q_len),
-                                  k_chunk_size=chunk(k_len), exp_approx_mode=False)
+def _chunk_sizes(length: int) -> list[int]:
+    padded = tiles(length) * TILE
+    return [c for c in SDPA_CHUNKS if padded % c == 0]
+
+
+def sdpa_config(q_len: int, k_len: int, heads: int, grid, l1_budget: int, shape: SdpaShape):
+    """The largest q and k chunks (of 256 / 128 / 64 / 32 rows, dividing the tile-padded lengths) whose attention
+    buffers fit `l1_budget` bytes per core. `heads`: batch x query heads, the work items each q chunk multiplies;
+    `shape` gives head tiles, dtypes, mask and accumulation (its chunk and length fields are filled in here)."""
+    return _sdpa_config(q_len, k_len, heads, (grid.x, grid.y), l1_budget, shape)
+
+
+@functools.cache
+def _sdpa_config(q_len: int, k_len: int, heads: int, grid_xy: tuple[int, int], l1_budget: int, shape: SdpaShape):
+    cores = grid_xy[0] * grid_xy[1]
+    pairs = sorted(((q * k, k, q) for q in _chunk_sizes(q_len) for k in _chunk_sizes(k_len)), reverse=True)
+    for _, k_chunk, q_chunk in pairs:
+        candidate = replace(shape, q_chunk=q_chunk, k_chunk=k_chunk, sq=q_len, sk=k_len,
+                            q_double_buffered=heads * -(-q_len // q_chunk) > cores)
+        if _bytes_of(sdpa_shape_buffers(candidate)) <= l1_budget:
+            return ttnn.SDPAProgramConfig(compute_with_storage_grid_size=ttnn.CoreCoord(*grid_xy),
+                                          q_chunk_size=q_chunk, k_chunk_size=k_chunk, exp_approx_mode=False)
+    raise ValueError(f"no SDPA chunking of {q_len} queries over {k_len} keys fits {l1_budget} B of L1 per core")

@@ -19,7 +19,8 @@ from models.prepare import fused_qkv, linear_weight, output_projection, tile_pad
 from tt.common import Linear, scoped, upload, upload_weight
 from tt.ops import ttnn
 from tt.precision import Precision
-from tt.program_configs import sdpa_config
+from tt.attention import sdpa_program
+from tt.host.device import spec_of
 
 
 def unfold_patches(pixels_B3HW: torch.Tensor, patch: int) -> torch.Tensor:
@@ -30,6 +31,7 @@ def unfold_patches(pixels_B3HW: torch.Tensor, patch: int) -> torch.Tensor:
 class SiglipAttention:
     def __init__(self, runtime, cfg: SiglipConfig, w: dict, precision: Precision):
         self.cfg, self.precision, self.grid = cfg, precision, runtime.device.compute_with_storage_grid_size()
+        self.l1_budget = spec_of(runtime.device).l1_budget
         h, d = cfg.num_heads, cfg.head_dim
         padded = tile_padded(d)
         self.qkv = Linear(runtime, lambda: fused_qkv(w["q_proj.weight"], w["k_proj.weight"], w["v_proj.weight"],
@@ -40,12 +42,12 @@ class SiglipAttention:
                                w["out_proj.bias"], precision)
 
     def __call__(self, x_B1ND, mask=None):
-        n = x_B1ND.shape[2]
         q, k, v = ttnn.experimental.nlp_create_qkv_heads(self.qkv(x_B1ND), num_heads=self.cfg.num_heads,
                                                          num_kv_heads=self.cfg.num_heads, transpose_k_heads=False)
         attn = ttnn.transformer.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=False, scale=self.cfg.head_dim ** -0.5,
-            program_config=sdpa_config(n, n, self.grid), compute_kernel_config=self.precision.attention_kernel)
+            program_config=sdpa_program(q, k, mask, self.precision.attention_kernel, self.grid, self.l1_budget),
+            compute_kernel_config=self.precision.attention_kernel)
         return self.out_proj(ttnn.experimental.nlp_concat_heads(attn))
 
 

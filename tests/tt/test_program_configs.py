@@ -1,9 +1,12 @@
 """Program configs are pure functions of shapes, the grid and the L1 budget: at every full-size matmul shape the TT
 tree asks for, on every modelled grid, the config tiles the output within the grid and its buffers fit the budget."""
 
+from dataclasses import replace
+
 import pytest
 
 from tt.host.device import DEVICES
+from tt.host.resources.attention import SdpaShape, sdpa_shape_buffers
 from tt.host.resources.matmul import TWO_D, MatmulGeometry, matmul_buffers
 from tt.ops import ttnn
 from tt.program_configs import DEST_TILES, DEST_TILES_FP32, matmul_config, sdpa_config, tiles
@@ -42,8 +45,16 @@ def test_a_smaller_budget_gets_smaller_blocks(full_size):
     assert small.out_block_h * small.out_block_w < large.out_block_h * large.out_block_w
 
 
-@pytest.mark.parametrize("q_len, k_len, chunks", [(51, 816, (64, 64)), (51, 800, (64, 32)), (256, 256, (256, 256)),
-                                                   (64, 576, (64, 64)), (37, 37, (64, 64))])
-def test_sdpa_chunks_divide_the_padded_lengths(q_len, k_len, chunks):
-    cfg = sdpa_config(q_len, k_len, ttnn.CoreCoord(8, 8))
+MQA_PREFIX = SdpaShape(0, 0, 0, 0, 8, ttnn.bfloat16, ttnn.bfloat16, ttnn.bfloat16, True, False)  # head_dim 256
+
+
+@pytest.mark.parametrize("q_len, k_len, chunks", [(51, 816, (64, 64)), (51, 800, (64, 32)), (64, 576, (64, 64)),
+                                                   (37, 37, (64, 64)), (320, 320, (64, 64)), (256, 256, (128, 256))])
+def test_sdpa_chunks_divide_the_padded_lengths_and_fit(q_len, k_len, chunks):
+    """The largest chunks dividing the tile-padded lengths whose buffers fit: a 256-token prefix of head_dim 256 does
+    not fit 256 x 256 chunks (1,691,648 B of buffers) and takes 128 x 256."""
+    budget = DEVICES["n150"].l1_budget
+    cfg = sdpa_config(q_len, k_len, 8, ttnn.CoreCoord(8, 8), budget, MQA_PREFIX)
     assert (cfg.q_chunk_size, cfg.k_chunk_size) == chunks
+    fitted = replace(MQA_PREFIX, q_chunk=cfg.q_chunk_size, k_chunk=cfg.k_chunk_size, sq=q_len, sk=k_len)
+    assert sum(n * size for _, n, size in sdpa_shape_buffers(fitted)) <= budget

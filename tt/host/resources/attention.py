@@ -11,6 +11,8 @@ program and a DRAM copy of the mask.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tt.host.memory import TILE_BYTES
 from tt.host.resources.cores import WorkSplit, extent
 
@@ -41,36 +43,60 @@ def sdpa_work(call, spec):
     return grid, WorkSplit.of(b * heads * _chunks(sq, q_chunk), grid)
 
 
-def sdpa_buffers(call, spec):
-    config = call.arguments.get("program_config")
-    q, k, v = (call.tensor(n) for n in ("input_tensor_q", "input_tensor_k", "input_tensor_v"))
-    mask, causal = call.tensor("attn_mask"), call.arguments.get("is_causal")
-    kernel = call.arguments.get("compute_kernel_config")
-    fp32 = kernel is not None and kernel.fp32_dest_acc_en
-    q_chunk, k_chunk = (config.q_chunk_size, config.k_chunk_size) if config else (32, 32)
-    sq, sk, dh = list(q.shape)[2], list(k.shape)[2], list(q.padded_shape)[3]
-    sq_t, sk_t, dh_t = q_chunk // 32, k_chunk // 32, dh // 32
-    padded = _chunks(sq, q_chunk) * q_chunk != sq or _chunks(sk, k_chunk) * k_chunk != sk
-    _, work = sdpa_work(call, spec)
-    ts_q = TILE_BYTES[q.dtype]
-    buffers = [("q_in", sq_t * dh_t * (2 if work.units_per_core > 1 else 1), ts_q),
-               ("k_in", sk_t * dh_t * 2, TILE_BYTES[k.dtype]), ("v_in", sk_t * dh_t * 2, TILE_BYTES[v.dtype])]
-    if mask is not None:
-        buffers.append(("mask_in", sq_t * sk_t * 2, TILE_BYTES[mask.dtype]))
-    elif causal:
+@dataclass(frozen=True)
+class SdpaShape:
+    """What decides the attention program's buffers: chunks, head tiles, dtypes, the mask, the accumulation."""
+
+    q_chunk: int
+    k_chunk: int
+    sq: int  # logical query and key lengths
+    sk: int
+    dh_tiles: int
+    q_dtype: object
+    kv_dtype: object
+    mask_dtype: object | None  # None: no attention mask
+    fp32_dest_acc_en: bool
+    q_double_buffered: bool  # a core gets more than one q chunk
+    causal: bool = False
+
+
+def sdpa_shape_buffers(shape: SdpaShape) -> list[tuple[str, int, int]]:
+    s = shape
+    sq_t, sk_t, dh_t = s.q_chunk // 32, s.k_chunk // 32, s.dh_tiles
+    padded = _chunks(s.sq, s.q_chunk) * s.q_chunk != s.sq or _chunks(s.sk, s.k_chunk) * s.k_chunk != s.sk
+    ts_q = TILE_BYTES[s.q_dtype]
+    buffers = [("q_in", sq_t * dh_t * (2 if s.q_double_buffered else 1), ts_q),
+               ("k_in", sk_t * dh_t * 2, TILE_BYTES[s.kv_dtype]), ("v_in", sk_t * dh_t * 2, TILE_BYTES[s.kv_dtype])]
+    if s.mask_dtype is not None:
+        buffers.append(("mask_in", sq_t * sk_t * 2, TILE_BYTES[s.mask_dtype]))
+    elif s.causal:
         buffers.append(("mask_in", 2, BF16_TILE))
     elif padded:
-        buffers.append(("mask_in", sq_t * sk_t * 2, BFP4_TILE) if fp32 else
-                       ("mask_in", 1 + (1 if sk % 32 else 0), BF16_TILE))
+        buffers.append(("mask_in", sq_t * sk_t * 2, BFP4_TILE) if s.fp32_dest_acc_en else
+                       ("mask_in", 1 + (1 if s.sk % 32 else 0), BF16_TILE))
     buffers.append(("identity_scale_in", 2, BF16_TILE))
-    statistics = FP32_TILE if fp32 else BF16_TILE
+    statistics = FP32_TILE if s.fp32_dest_acc_en else BF16_TILE
     buffers += [("qk_im", sq_t * sk_t, statistics), ("out_im", 2 * sq_t * dh_t, BF16_TILE),
                 ("max_and_exp_max_diff", 3 * sq_t, BF16_TILE), ("sum", 2 * sq_t, statistics)]
-    if fp32:
+    if s.fp32_dest_acc_en:
         buffers.append(("out", sq_t * dh_t, ts_q))
     else:
         buffers += [("recip_scratch", 1, BF16_TILE), ("out", 2 * _qktv_rows(sq_t, dh_t) * dh_t, ts_q)]
     return buffers
+
+
+def sdpa_buffers(call, spec):
+    config = call.arguments.get("program_config")
+    q, k = call.tensor("input_tensor_q"), call.tensor("input_tensor_k")
+    mask = call.tensor("attn_mask")
+    kernel = call.arguments.get("compute_kernel_config")
+    q_chunk, k_chunk = (config.q_chunk_size, config.k_chunk_size) if config else (32, 32)
+    _, work = sdpa_work(call, spec)
+    return sdpa_shape_buffers(SdpaShape(q_chunk, k_chunk, list(q.shape)[2], list(k.shape)[2],
+                                        list(q.padded_shape)[3] // 32, q.dtype, k.dtype,
+                                        None if mask is None else mask.dtype,
+                                        kernel is not None and kernel.fp32_dest_acc_en, work.units_per_core > 1,
+                                        bool(call.arguments.get("is_causal"))))
 
 
 def mask_prescale(call) -> bool:
