@@ -28,7 +28,7 @@ import ttnn
 from loguru import logger
 
 from tt.host.device import HostDevice, device_spec
-from tt.host.meta import MetaTensor
+from tt.host.tensor import HostTensor
 from tt.oplog import OpLog, OpRecord, TensorInfo, describe
 
 CARD_PATH = Path("/dev/tenstorrent")
@@ -97,9 +97,9 @@ class Runtime:
         return bool(self._logs)
 
     def record(self, op: str, kind: str, backend: str, tensors, kwargs: dict, call_site: str, usage=None,
-               results=()) -> None:
+               results=(), traced: bool = False) -> None:
         memory = getattr(self.device, "memory", None)
-        device_tensors = [t for t in tensors if isinstance(t, (ttnn.Tensor, MetaTensor))]
+        device_tensors = [t for t in tensors if isinstance(t, (ttnn.Tensor, HostTensor))]
         entry = OpRecord(op=op, kind=kind, backend=backend, inputs=tuple(describe(t) for t in tensors),
                          kwargs=tuple(kwargs), sections=tuple(self._sections), call_site=call_site,
                          programs=None if usage is None else usage.programs,
@@ -110,7 +110,7 @@ class Runtime:
                          l1_bytes=None if memory is None else memory.l1_per_core,
                          operands=tuple(TensorInfo.of(t) for t in device_tensors),
                          results=tuple(TensorInfo.of(t) for t in results),
-                         program_config=None if kwargs.get("program_config") is None
+                         traced=traced, program_config=None if kwargs.get("program_config") is None
                          else repr(kwargs["program_config"]))
         for log in self._logs:
             log.entries.append(entry)

@@ -1,6 +1,7 @@
 """Binding a ttnn op call against the op's real C++ signature (nanobind `__nb_signature__`), as the device path
 does first: unknown keywords, missing arguments and wrongly typed config arguments raise BindingError (a TypeError)
-naming the op and the argument. A shape-only MetaTensor binds where the signature takes a ttnn.Tensor."""
+naming the op and the argument. The host path's HostTensor and HostDevice bind where the signature takes a
+ttnn.Tensor and a MeshDevice."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 import ttnn
 
 from tt.host.errors import BindingError
-from tt.host.meta import MetaTensor
+from tt.host.device import HostDevice
+from tt.host.tensor import HostTensor
 
 NONE = object()  # the `None` alternative of an annotation
 
@@ -50,7 +52,7 @@ class BoundCall:
 
     def tensor(self, name):
         value = self.arguments.get(name)
-        return value if isinstance(value, (ttnn.Tensor, MetaTensor)) else None
+        return value if isinstance(value, (ttnn.Tensor, HostTensor)) else None
 
 
 UNKNOWN_DEFAULT = object()
@@ -187,7 +189,9 @@ def _matches(value, spec) -> bool:
         return isinstance(value, numbers.Integral)
     if spec is bool:
         return isinstance(value, bool)
-    if spec is ttnn.Tensor and isinstance(value, MetaTensor):
+    if spec is ttnn.Tensor and isinstance(value, HostTensor):
+        return True
+    if spec is ttnn.MeshDevice and isinstance(value, HostDevice):
         return True
     return isinstance(value, spec)
 

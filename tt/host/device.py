@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import ttnn
 
 from tt.host.memory import MemoryModel
+from tt.host.trace import TRACE_REGION_BYTES, HostTraces
 
 GIB = 1 << 30
 
@@ -97,12 +98,15 @@ def spec_of(device) -> DeviceSpec:
 
 
 class HostDevice:
-    """Stands in for a chip on the host path: answers what model code asks a device. With `shapes_only`, tensors
-    sent to it carry shape, dtype, layout and memory config but no data (the dry run)."""
+    """Stands in for a chip on the host path: answers what model code asks a device, books its buffers (memory),
+    and holds its traces and command queues (traces). With `shapes_only`, its tensors carry shape, dtype, layout and
+    memory config but no data (the dry run). It is opened as tt.runtime opens a card: two command queues and a
+    trace region carved out of DRAM."""
 
     def __init__(self, spec: DeviceSpec, shapes_only: bool = False):
         self.spec, self.shapes_only = spec, shapes_only
-        self.memory = MemoryModel(spec) if shapes_only else None
+        self.memory = MemoryModel(spec, reserved_dram=TRACE_REGION_BYTES)
+        self.traces = HostTraces()
 
     def compute_with_storage_grid_size(self) -> ttnn.CoreCoord:
         return ttnn.CoreCoord(*self.spec.grid)

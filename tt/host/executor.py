@@ -6,9 +6,10 @@ Per call it does what the device path would check first, then computes:
 2. checks the dtype/layout/shape rules of the op (tt.host.rules) and the L1 its program would allocate on the
    modelled device (tt.host.resources): RuleViolation naming op, argument and rule;
 3. runs the op's shipped `golden_function` (or a project golden from tt.host.goldens) on torch copies of the inputs
-   -- on torch `meta` tensors when the inputs are shape-only MetaTensors (the dry run), so only shapes flow;
+   -- on torch `meta` tensors where only shapes flow (a shape-only device: the dry run; a trace capture);
 4. hands back `ttnn.from_torch(result, dtype=<the call's dtype, else the input's>, layout=<the input's>)`, so the
-   rounding to bfloat16 / bfloat8_b and the TILE padding are ttnn's own code (or a MetaTensor of that spec).
+   rounding to bfloat16 / bfloat8_b and the TILE padding are ttnn's own code, in a tt.host.HostTensor on the
+   call's device (or a shape-only one).
 
 Known gaps: goldens compute in float32 on the host, so math fidelity (LoFi/HiFi2/HiFi4), fp32_dest_acc_en,
 approximate modes and accumulation order are not modelled; preallocated output tensors are refused. Results are an
@@ -27,7 +28,7 @@ from tt.host.binding import UNKNOWN_DEFAULT, BoundCall, bind
 from tt.host.device import DeviceSpec
 from tt.host.errors import RuleViolation
 from tt.host.goldens import PROJECT_GOLDENS
-from tt.host.meta import MetaTensor
+from tt.host.tensor import HostTensor
 from tt.host.resources import Program, check_fits, programs
 from tt.host.rules import BLOCK_FLOATS, TILE_LAYOUT, check_call, tensors_in
 from tt.host.timing import OpCost, op_cost
@@ -55,18 +56,18 @@ class Usage:
         return None if self.programs is None else max((p.work.busy_cores for p in self.programs), default=0)
 
 
-def _to_torch(value):
-    """ttnn tensors (also inside lists) as torch tensors, floats in float32 (meta tensors for MetaTensors);
+def _to_torch(value, shapes_only: bool):
+    """Tensors (also inside lists) as torch tensors, floats in float32 (torch meta tensors where only shapes flow);
     ttnn.Shape as a tuple."""
-    if isinstance(value, MetaTensor):
-        return value.as_meta_torch()
+    if isinstance(value, HostTensor):
+        return value.meta() if shapes_only else value.torch()
     if isinstance(value, ttnn.Tensor):
         t = ttnn.to_torch(value)
         return t.float() if t.is_floating_point() else t
     if isinstance(value, ttnn.Shape):
         return tuple(value)
     if isinstance(value, (list, tuple)):
-        return type(value)(_to_torch(v) for v in value)
+        return type(value)(_to_torch(v, shapes_only) for v in value)
     return value
 
 
@@ -88,14 +89,14 @@ def _call_golden(golden, call: BoundCall, shapes_only: bool = False):
     positional = [(p.name, call.arguments[p.name]) for p in call.overload.params if not p.keyword_only]
     keywords = {p.name: call.arguments[p.name] for p in call.overload.params if p.keyword_only}
     capacity = len(positional) if takes_var_positional else len(positional_names)
-    args = [_to_torch(v) for _, v in positional[:capacity]]
+    args = [_to_torch(v, shapes_only) for _, v in positional[:capacity]]
     filled = set(positional_names[: len(args)])
     kwargs = {}
     for name, value in [*positional[capacity:], *keywords.items()]:
         if value is UNKNOWN_DEFAULT or name in filled or (shapes_only and name in VALUE_ONLY):
             continue
         if name in keyword_names or takes_var_keyword:
-            kwargs[name] = _to_torch(value)
+            kwargs[name] = _to_torch(value, shapes_only)
     return golden(*args, **kwargs)
 
 
@@ -122,19 +123,22 @@ def _memory_config(call: BoundCall, like):
     return config if isinstance(config, ttnn.MemoryConfig) else like.memory_config()
 
 
-def _from_golden(result, dtype, layout, meta_like: MetaTensor | None, memory_config):
+def _from_golden(result, dtype, layout, device, memory_config, shapes_only: bool):
+    """The golden's torch result as the op's output: HostTensors on the call's device (holding ttnn's rounding of
+    the values unless only shapes flow), or bare ttnn host tensors for a call made without one."""
     if isinstance(result, torch.Tensor):
-        if meta_like is not None:
-            return MetaTensor(result.shape, dtype, layout, memory_config, meta_like.device_)
-        return ttnn.from_torch(result.contiguous(), dtype=dtype, layout=layout)
+        value = None if shapes_only else ttnn.from_torch(result.contiguous(), dtype=dtype, layout=layout)
+        if device is None:
+            return value
+        return HostTensor(result.shape, dtype, layout, memory_config, device, value)
     if isinstance(result, (list, tuple)):
-        return type(result)(_from_golden(r, dtype, layout, meta_like, memory_config) for r in result)
+        return type(result)(_from_golden(r, dtype, layout, device, memory_config, shapes_only) for r in result)
     return result
 
 
 def _key(value):
     """A hashable description of an argument that decides everything the call does on shapes alone."""
-    if isinstance(value, MetaTensor):
+    if isinstance(value, HostTensor):
         return ("tensor", value.shape_tuple, value.dtype, value.layout, repr(value.memory_config()))
     if isinstance(value, (list, tuple)):
         return tuple(_key(v) for v in value)
@@ -158,8 +162,8 @@ class _TensorSpec:
 
 
 def _specs(result):
-    """A result with its MetaTensors replaced by their specs (which book no memory)."""
-    if isinstance(result, MetaTensor):
+    """A result with its HostTensors replaced by their specs (which book no memory)."""
+    if isinstance(result, HostTensor):
         return _TensorSpec(result.shape_tuple, result.dtype, result.layout, result.memory_config())
     if isinstance(result, (list, tuple)):
         return type(result)(_specs(r) for r in result)
@@ -167,42 +171,51 @@ def _specs(result):
 
 
 def _rebuild(result, device):
-    """Fresh MetaTensors (each books its own buffer) from remembered specs."""
+    """Fresh shape-only HostTensors (each books its own buffer) from remembered specs."""
     if isinstance(result, _TensorSpec):
-        return MetaTensor(result.shape, result.dtype, result.layout, result.memory_config, device)
+        return HostTensor(result.shape, result.dtype, result.layout, result.memory_config, device)
     if isinstance(result, (list, tuple)):
         return type(result)(_rebuild(r, device) for r in result)
     return result
 
 
-# Shape-only calls are pure functions of their arguments' specs: the dry run repeats each distinct call (every
-# layer, every denoising step) without binding, checking and running its golden again.
+# Shape-only calls are pure functions of their arguments' specs: the dry run (and a trace capture) repeats each
+# distinct call (every layer, every denoising step) without binding, checking and running its golden again.
 _shape_only_results: dict[tuple, tuple[object, Usage]] = {}
+# Ops that write into one of their arguments and return it (ttnn returns the same device tensor).
+IN_PLACE = {"ttnn.fill_cache": "cache_tensor"}
+
+
+def _device_of(args, kwargs):
+    return next((t.device_ for t in tensors_in((args, tuple(kwargs.values()))) if isinstance(t, HostTensor)), None)
 
 
 def execute(op, args, kwargs, spec: DeviceSpec) -> tuple[object, Usage]:
-    """Run one op call on the host path, as the device `spec` would: bind, check, golden, back to a tensor."""
-    device = next((t.device_ for t in tensors_in((args, tuple(kwargs.values()))) if isinstance(t, MetaTensor)), None)
-    if device is None:
-        return _execute(op, args, kwargs, spec)
+    """Run one op call on the host path, as the device `spec` would: bind, check, golden, back to a tensor. On a
+    shape-only device, or while the device captures a trace, only shapes flow."""
+    device = _device_of(args, kwargs)
+    if device is None or not (device.shapes_only or device.traces.capturing is not None):
+        return _execute(op, args, kwargs, spec, device)
     l1_tensors = device.memory.l1_per_core
     key = (op.python_fully_qualified_name, spec.name, l1_tensors, _key(args), _key(kwargs))
     if key not in _shape_only_results:
-        result, usage = _execute(op, args, kwargs, spec, l1_tensors)
+        result, usage = _execute(op, args, kwargs, spec, device, shapes_only=True)
         _shape_only_results[key] = _specs(result), usage
     specs, usage = _shape_only_results[key]
-    result = _rebuild(specs, device)
+    in_place = IN_PLACE.get(key[0])
+    result = bind(op, args, kwargs).arguments[in_place] if in_place else _rebuild(specs, device)
     for program in usage.programs or ():  # the outputs are allocated before the programs are built
         check_fits(key[0], program, spec, device.memory.l1_per_core)
     return result, usage
 
 
-def _execute(op, args, kwargs, spec: DeviceSpec, l1_tensors: int = 0) -> tuple[object, Usage]:
+def _execute(op, args, kwargs, spec: DeviceSpec, device, shapes_only: bool = False) -> tuple[object, Usage]:
     call = bind(op, args, kwargs)
     given_outputs = [n for n in OUTPUT_TENSOR_KWARGS if any(True for _ in tensors_in(call.arguments.get(n)))]
     if given_outputs:
         raise NotImplementedError(f"{call.op}: preallocated {given_outputs[0]!r} is not modelled on the host path")
     check_call(call, spec)
+    l1_tensors = 0 if device is None else device.memory.l1_per_core
     built = programs(call, spec, l1_tensors)
     for program in built or ():
         check_fits(call.op, program, spec, l1_tensors)
@@ -211,9 +224,16 @@ def _execute(op, args, kwargs, spec: DeviceSpec, l1_tensors: int = 0) -> tuple[o
         raise NotImplementedError(f"{call.op}: no golden function, so the host path cannot run it "
                                   "(add one to tt/host/goldens.py, following the op's docstring)")
     like, dtype, layout = _output_spec(call)
-    meta_like = like if isinstance(like, MetaTensor) else None
-    result = _from_golden(_call_golden(golden, call, meta_like is not None), dtype, layout, meta_like,
-                          _memory_config(call, like) if meta_like is not None else None)
+    output = _call_golden(golden, call, shapes_only)
+    in_place = IN_PLACE.get(call.op)
+    if in_place:
+        target = call.arguments[in_place]
+        if not shapes_only:
+            target.assign(ttnn.from_torch(output.contiguous(), dtype=target.dtype, layout=target.layout))
+        result = target
+    else:
+        memory_config = _memory_config(call, like) if device is not None else None
+        result = _from_golden(output, dtype, layout, device, memory_config, shapes_only)
     cb_bytes = None if built is None else max((p.bytes_per_core(spec) for p in built), default=0)
-    cost = op_cost(call, spec, built, list(tensors_in(result))) if meta_like is not None else None
-    return result, Usage(built, cb_bytes, meta_like is not None, cost)
+    cost = op_cost(call, spec, built, list(tensors_in(result))) if shapes_only else None
+    return result, Usage(built, cb_bytes, shapes_only, cost)
