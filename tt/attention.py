@@ -53,12 +53,23 @@ class Rope:
     l1_budget: int
 
     @classmethod
-    def upload(cls, runtime, positions_BS: torch.Tensor, theta: float, rotation: Rotation) -> "Rope":
+    def tables(cls, positions_BS: torch.Tensor, theta: float, rotation: Rotation) -> tuple[torch.Tensor, torch.Tensor]:
+        """Host staging: cos, sin [B, 1, S, D] for these positions, zero on padding lanes."""
         cos, sin = rope_tables(positions_BS, rotation.head_dim, theta, torch.float32)
         pad = (0, rotation.padded - rotation.head_dim)
-        cos, sin = torch.nn.functional.pad(cos, pad), torch.nn.functional.pad(sin, pad)
-        return cls(upload(runtime, cos[:, None], ttnn.bfloat16), upload(runtime, sin[:, None], ttnn.bfloat16), rotation,
-                   runtime.device.compute_with_storage_grid_size(), spec_of(runtime.device).l1_budget)
+        return torch.nn.functional.pad(cos, pad)[:, None], torch.nn.functional.pad(sin, pad)[:, None]
+
+    @classmethod
+    def on_device(cls, runtime, cos, sin, rotation: Rotation) -> "Rope":
+        """From tables already on the device (uploaded from `tables`)."""
+        return cls(cos, sin, rotation, runtime.device.compute_with_storage_grid_size(),
+                   spec_of(runtime.device).l1_budget)
+
+    @classmethod
+    def upload(cls, runtime, positions_BS: torch.Tensor, theta: float, rotation: Rotation) -> "Rope":
+        cos, sin = cls.tables(positions_BS, theta, rotation)
+        return cls.on_device(runtime, upload(runtime, cos, ttnn.bfloat16), upload(runtime, sin, ttnn.bfloat16),
+                             rotation)
 
     def __call__(self, x_BHSD):
         """x * cos + rotate_half(x) * sin, with rotate_half as a matmul by R (exact in bfloat16: R holds 0 and +-1)."""
@@ -77,20 +88,26 @@ def sdpa_program(q_BHSD, k_BKSD, mask, kernel, grid, l1_budget: int):
     return sdpa_config(q_BHSD.shape[2], k_BKSD.shape[2], b * heads, grid, l1_budget, shape)
 
 
+def mask_input(mask_BQK: torch.Tensor) -> torch.Tensor:
+    """Host staging: bool [B, Q, K] -> the additive [B, 1, Q, K] mask SDPA takes (uploaded as bfloat16)."""
+    return additive_mask(mask_BQK, torch.float32)
+
+
 def upload_mask(runtime, mask_BQK: torch.Tensor):
     """bool [B, Q, K] -> additive [B, 1, Q, K] bfloat16 on the device."""
-    return upload(runtime, additive_mask(mask_BQK, torch.float32), ttnn.bfloat16)
+    return upload(runtime, mask_input(mask_BQK), ttnn.bfloat16)
 
 
 @dataclass
 class PrefixKVCache:
     """Per-layer prefix keys (rotated) and values, [B, num_kv_heads, P, head_dim] device tensors, filled once per
-    sample_actions call and read by every denoising step. pad: bool [B, P] (host), False where nothing may attend."""
+    sample_actions call and read by every denoising step; pad: bool [B, P] on the host (False where nothing may
+    attend), kept for the per-step API (Pi0Policy.velocity), which stages the suffix's mask from it."""
 
     keys: list
     values: list
-    pad: torch.Tensor
+    pad: torch.Tensor | None = None
 
     @property
     def length(self) -> int:
-        return self.pad.shape[1]
+        return self.keys[0].shape[2]

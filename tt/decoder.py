@@ -111,6 +111,11 @@ def _embedding_table(cfg: DecoderConfig, table: torch.Tensor) -> torch.Tensor:
     return table
 
 
+def token_ids(tokens_BL: torch.Tensor):
+    """(tensor, dtype, layout) of token ids as ttnn.embedding takes them."""
+    return tokens_BL.to(torch.int32), ttnn.uint32, ttnn.ROW_MAJOR_LAYOUT
+
+
 class Decoder:
     def __init__(self, runtime, cfg: DecoderConfig, weights: dict, precision: Precision):
         self.runtime, self.cfg = runtime, cfg
@@ -124,9 +129,12 @@ class Decoder:
         self.rotation = Rotation.upload(runtime, cfg.head_dim)
 
     def embed(self, tokens_BL: torch.Tensor):
-        """Token ids (host, staged) -> [B, 1, L, width] embeddings on the device."""
-        ids = upload(self.runtime, tokens_BL.to(torch.int32), ttnn.uint32, ttnn.ROW_MAJOR_LAYOUT)
-        emb = ttnn.embedding(ids, self.embed_tokens, layout=ttnn.TILE_LAYOUT, dtype=ttnn.bfloat16)
+        """Token ids (host) -> [B, 1, L, width] embeddings on the device."""
+        return self.embed_ids(upload(self.runtime, *token_ids(tokens_BL)))
+
+    def embed_ids(self, ids_BL):
+        """Token ids on the device (token_ids) -> [B, 1, L, width] embeddings."""
+        emb = ttnn.embedding(ids_BL, self.embed_tokens, layout=ttnn.TILE_LAYOUT, dtype=ttnn.bfloat16)
         return ttnn.unsqueeze(emb, 1)
 
     def __call__(self, h_B1SD, rope, mask):

@@ -11,7 +11,7 @@ from tt.decoder import Decoder
 from tt.ops import ttnn
 
 
-def fill_prefix_cache(vlm: Decoder, prefix_B1PD, pad_BP, rope: Rope, mask) -> PrefixKVCache:
+def fill_prefix_cache(vlm: Decoder, prefix_B1PD, rope: Rope, mask) -> PrefixKVCache:
     keys, values, h = [], [], prefix_B1PD
     last = len(vlm.layers) - 1
     for i, layer in enumerate(vlm.layers):
@@ -20,7 +20,7 @@ def fill_prefix_cache(vlm: Decoder, prefix_B1PD, pad_BP, rope: Rope, mask) -> Pr
         values.append(v)
         if i < last:  # the last layer's output is never read: only its K/V are
             h = layer.finish(h, layer.attend(q, k, v, mask), gate)
-    return PrefixKVCache(keys, values, pad_BP)
+    return PrefixKVCache(keys, values)
 
 
 def run_suffix(expert: Decoder, suffix_B1SD, cache: PrefixKVCache, rope: Rope, mask, modulations=None):

@@ -71,12 +71,15 @@ def _tensors(args, kwargs) -> list:
     return found
 
 
-def _record(op: str, kind: str, backend: str, args, kwargs, usage=None, result=None, traced: bool = False) -> None:
+def _record(op: str, kind: str, backend: str, args, kwargs, usage=None, result=None, replayed=None) -> None:
+    """Into the open recordings; a replayed trace entry is recorded as traced, in its capture's sections."""
     runtime = active_runtime()
     if runtime is not None and runtime.recording_active:
         results = result if isinstance(result, (list, tuple)) else [result]
-        runtime.record(op, kind, backend, _tensors(args, kwargs), kwargs, call_site(), usage,
-                       [r for r in results if isinstance(r, (_ttnn.Tensor, HostTensor))], traced)
+        site = call_site() if replayed is None else replayed.call_site
+        runtime.record(op, kind, backend, _tensors(args, kwargs), kwargs, site, usage,
+                       [r for r in results if isinstance(r, (_ttnn.Tensor, HostTensor))],
+                       traced=replayed is not None, sections=None if replayed is None else replayed.sections)
 
 
 def _spec(args, kwargs):
@@ -168,7 +171,9 @@ def _run_host_op(op, args, kwargs):
     device = next((t.device_ for t in _tensors(args, kwargs) if isinstance(t, HostTensor)), None)
     capturing = device is not None and device.traces.capturing is not None
     if capturing:
-        device.traces.record(TraceEntry(op, args, kwargs, result))
+        runtime = active_runtime()
+        device.traces.record(TraceEntry(op, args, kwargs, result, runtime.sections if runtime else (),
+                                        call_site()))
     backend = "capture" if capturing else ("dry" if usage.shapes_only else "host")
     _record(name, "op", backend, args, kwargs, usage, result)
     return result
@@ -184,7 +189,7 @@ def _replay(device: HostDevice, trace_id, cq_id) -> None:
                 if recorded is not fresh:
                     recorded.assign(fresh.value)
         _record(entry.op.python_fully_qualified_name, "op", "dry" if usage.shapes_only else "host", entry.args,
-                entry.kwargs, usage, entry.result, traced=True)
+                entry.kwargs, usage, entry.result, replayed=entry)
 
 
 def _begin_trace_capture(device, cq_id=None):

@@ -25,24 +25,36 @@ class Prefix:
     pad: torch.Tensor  # bool [B, P] on the host
 
 
+@dataclass
+class StagedPrefix:
+    """Host staging of the prefix: the shown cameras' patches, the kept and tile-padded token ids, and the pad flags
+    of the rows they make."""
+
+    patches: list[torch.Tensor]  # per shown camera, the tower's input (SiglipVisionTower.patches)
+    tokens: torch.Tensor  # [B, L_padded]
+    pad: torch.Tensor  # bool [B, P]
+
+
 def pad_to_tile(tokens_BL: torch.Tensor, masks_BL: torch.Tensor):
     extra = -tokens_BL.shape[1] % TILE
     tokens = torch.cat([tokens_BL, tokens_BL.new_zeros(tokens_BL.shape[0], extra)], dim=1)
     return tokens, torch.cat([masks_BL, masks_BL.new_zeros(masks_BL.shape[0], extra)], dim=1)
 
 
-def embed_prefix(vision: SiglipVisionTower, projector: Projector, vlm: Decoder, images: list[torch.Tensor],
-                 image_masks: list[torch.Tensor], tokens_BL: torch.Tensor, token_masks_BL: torch.Tensor) -> Prefix:
+def stage_prefix(vision: SiglipVisionTower, images: list[torch.Tensor], image_masks: list[torch.Tensor],
+                 tokens_BL: torch.Tensor, token_masks_BL: torch.Tensor) -> StagedPrefix:
     shown = [(img, m) for img, m in zip(images, image_masks) if bool(m.any())]
     if not shown:
         raise ValueError("every camera is masked out for every batch element; at least one image is needed")
     keep = token_masks_BL.any(dim=0)
     tokens, token_masks = pad_to_tile(tokens_BL[:, keep], token_masks_BL[:, keep])
-
-    parts = []
-    for img, _ in shown:  # one tower call per camera keeps the batch dim equal to B for the concat below
-        parts.append(projector(vision(img)))
-    parts.append(vlm.embed(tokens))
     real_rows = torch.arange(vision.rows) < vision.cfg.num_tokens
     pad = torch.cat([m[:, None] & real_rows[None] for _, m in shown] + [token_masks], dim=1)
-    return Prefix(ttnn.concat(parts, dim=2), pad)
+    return StagedPrefix([vision.patches(img) for img, _ in shown], tokens, pad)
+
+
+def prefix_embeddings(vision: SiglipVisionTower, projector: Projector, vlm: Decoder, patches: list, ids_BL):
+    """[B, 1, P, D] on the device from the staged inputs on the device. One tower call per camera keeps the batch
+    dim equal to B for the concat."""
+    parts = [projector(vision.forward(p)) for p in patches] + [vlm.embed_ids(ids_BL)]
+    return ttnn.concat(parts, dim=2)

@@ -29,15 +29,20 @@ class DeviceGuidance:
     weights: object
     plan: ChunkGuidance
 
-    @classmethod
-    def upload(cls, runtime, guidance: ChunkGuidance, rows: int) -> "DeviceGuidance":
+    @staticmethod
+    def inputs(guidance: ChunkGuidance, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Host staging: target and weights [B, 1, rows, A] (uploaded as float32)."""
         target = guidance.target_BHA
         b, horizon, dims = target.shape
         padded_target, padded_weights = torch.zeros(b, 1, rows, dims), torch.zeros(b, 1, rows, dims)
         padded_target[:, 0, :horizon] = target
         padded_weights[:, 0, :horizon] = guidance.weights_H[:, None]
-        return cls(upload(runtime, padded_target, ttnn.float32), upload(runtime, padded_weights, ttnn.float32),
-                   guidance)
+        return padded_target, padded_weights
+
+    @classmethod
+    def upload(cls, runtime, guidance: ChunkGuidance, rows: int) -> "DeviceGuidance":
+        target, weights = cls.inputs(guidance, rows)
+        return cls(upload(runtime, target, ttnn.float32), upload(runtime, weights, ttnn.float32), guidance)
 
 
 Evaluation = tuple[object, Callable[[object], object] | None]

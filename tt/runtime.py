@@ -96,12 +96,17 @@ class Runtime:
     def recording_active(self) -> bool:
         return bool(self._logs)
 
+    @property
+    def sections(self) -> tuple[str, ...]:
+        return tuple(self._sections)
+
     def record(self, op: str, kind: str, backend: str, tensors, kwargs: dict, call_site: str, usage=None,
-               results=(), traced: bool = False) -> None:
+               results=(), traced: bool = False, sections: tuple[str, ...] | None = None) -> None:
         memory = getattr(self.device, "memory", None)
         device_tensors = [t for t in tensors if isinstance(t, (ttnn.Tensor, HostTensor))]
         entry = OpRecord(op=op, kind=kind, backend=backend, inputs=tuple(describe(t) for t in tensors),
-                         kwargs=tuple(kwargs), sections=tuple(self._sections), call_site=call_site,
+                         kwargs=tuple(kwargs), sections=self.sections if sections is None else sections,
+                         call_site=call_site,
                          programs=None if usage is None else usage.programs,
                          cb_bytes=None if usage is None else usage.cb_bytes,
                          cores=None if usage is None else usage.cores,

@@ -108,10 +108,16 @@ class SiglipVisionTower:
     def _padded(self, tokens_ND: torch.Tensor) -> torch.Tensor:
         return F.pad(tokens_ND, (0, 0, 0, self.rows - tokens_ND.shape[-2]))
 
-    def __call__(self, pixels_B3HW: torch.Tensor):
-        patches = self._padded(unfold_patches(pixels_B3HW, self.cfg.patch_size))[:, None]
-        x = upload(self.runtime, patches, ttnn.bfloat16)
-        x = ttnn.add(self.patch_embedding(x), self.positions)
+    def patches(self, pixels_B3HW: torch.Tensor) -> torch.Tensor:
+        """Host staging: [B, 3, H, W] -> the tower's input [B, 1, rows, 3 * patch * patch], padding rows zero."""
+        return self._padded(unfold_patches(pixels_B3HW, self.cfg.patch_size))[:, None]
+
+    def forward(self, patches_B1RP):
+        """Patches on the device -> tokens [B, 1, rows, width]."""
+        x = ttnn.add(self.patch_embedding(patches_B1RP), self.positions)
         for layer in self.layers:
             x = layer(x, self.mask)
         return self.post_layernorm(x)
+
+    def __call__(self, pixels_B3HW: torch.Tensor):
+        return self.forward(upload(self.runtime, self.patches(pixels_B3HW), ttnn.bfloat16))

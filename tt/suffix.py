@@ -109,12 +109,23 @@ class Pi0Suffix(_Suffix):
         self.action_rows = upload_weight(runtime, (rows < cfg.horizon).float(), ttnn.bfloat16)
         self.state_row = upload_weight(runtime, (rows == cfg.horizon).float(), ttnn.bfloat16)
 
+    def conditions(self, times: list[float]) -> list:
+        """The time half of action_time_mlp_in at each step's flow time, [1, 1, 1, W] each."""
+        return [self.mlp_in_time(emb) for emb in self._time_embeddings(times)]
+
+    def state_input(self, state_BS: torch.Tensor) -> torch.Tensor:
+        """Host staging: the state in the state token's row, [B, 1, rows, state_dim] (uploaded as bfloat16)."""
+        rows = torch.zeros(state_BS.shape[0], 1, self.layout.rows, state_BS.shape[1])
+        rows[:, 0, self.cfg.horizon] = state_BS.float()
+        return rows
+
+    def state_rows(self, state_in_B1RS):
+        """The state token in its row, zero on every other (state_proj's bias lands on every row)."""
+        return ttnn.multiply(self.state_proj(state_in_B1RS), self.state_row)
+
     def prepare(self, times: list[float], state_BS: torch.Tensor, batch: int) -> SuffixPlan:
-        conditions = [self.mlp_in_time(emb) for emb in self._time_embeddings(times)]
-        in_row = torch.zeros(batch, 1, self.layout.rows, state_BS.shape[1])
-        in_row[:, 0, self.cfg.horizon] = state_BS.float()
-        state_token = self.state_proj(upload(self.runtime, in_row, ttnn.bfloat16))  # the bias lands on every row
-        return SuffixPlan(conditions, ttnn.multiply(state_token, self.state_row))
+        state = upload(self.runtime, self.state_input(state_BS), ttnn.bfloat16)
+        return SuffixPlan(self.conditions(times), self.state_rows(state))
 
     def embed(self, x_t_B1RA, plan: SuffixPlan, step: int):
         fused = ttnn.add(self.mlp_in_action(self.action_in_proj(x_t_B1RA)), plan.step_conditions[step])
@@ -129,10 +140,12 @@ class Pi05Suffix(_Suffix):
         self.time_mlp_out = Linear(runtime, linear_weight(w["time_mlp_out.weight"]), w["time_mlp_out.bias"],
                                    precision)
 
+    def conditions(self, times: list[float]) -> list:
+        """The adaRMS condition at each step's flow time, [1, 1, 1, W] each."""
+        return [ttnn.silu(self.time_mlp_out(ttnn.silu(self.time_mlp_in(emb)))) for emb in self._time_embeddings(times)]
+
     def prepare(self, times: list[float], state_BS: torch.Tensor | None, batch: int) -> SuffixPlan:
-        conditions = [ttnn.silu(self.time_mlp_out(ttnn.silu(self.time_mlp_in(emb))))
-                      for emb in self._time_embeddings(times)]
-        return SuffixPlan(conditions, None)
+        return SuffixPlan(self.conditions(times), None)
 
     def embed(self, x_t_B1RA, plan: SuffixPlan, step: int):
         """Padding rows carry action_in_proj of x's padding rows: finite, and invisible to every real token."""

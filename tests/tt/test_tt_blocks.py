@@ -137,10 +137,10 @@ def test_one_shared_attention_layer(runtime, preset, precision):
     expected = ref_dual.run_suffix(ref.expert, suffix, ref_dual.fill_prefix_cache(ref.vlm, prefix, pad), ar, cond)
 
     rope = Rope.upload(runtime, prefix_positions(pad), cfg.vlm.rope_theta, tt.vlm.rotation)
-    cache = tt_dual.fill_prefix_cache(tt.vlm, upload(runtime, prefix[:, None], ttnn.bfloat16), pad, rope,
+    cache = tt_dual.fill_prefix_cache(tt.vlm, upload(runtime, prefix[:, None], ttnn.bfloat16), rope,
                                       upload_mask(runtime, attention_mask_2d(pad, torch.zeros_like(pad))))
     assert isinstance(cache, PrefixKVCache) and len(cache.keys) == 1
-    suffix_rope, suffix_mask = tt.suffix_attention(cache)
+    suffix_rope, suffix_mask = tt.suffix_attention(pad)
     plan, modulations = tt.plan_denoising([0.4], state, BATCH)
     tt_suffix = tt.suffix.embed(ttnn.typecast(tt.upload_actions(x_t), ttnn.bfloat16), plan, 0)
     hidden = tt_dual.run_suffix(tt.expert, tt_suffix, cache, suffix_rope, suffix_mask,

@@ -33,6 +33,8 @@ class TraceEntry:
     args: tuple
     kwargs: dict
     result: object  # the HostTensor(s) the call returned at capture
+    sections: tuple[str, ...] = ()  # the op-log sections it was captured in (a replay records it in them)
+    call_site: str = ""
 
 
 @dataclass
