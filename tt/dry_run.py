@@ -48,6 +48,7 @@ class DryRun:
     steps: int
     weights_dram: int
     log: OpLog
+    traced: bool = True
 
     def stage(self, name: str) -> StageSummary:
         records = self.log.entries if name == "whole call" else self.log.select(section=name)
@@ -78,8 +79,12 @@ def observation(config: PolicyConfig, cameras: int, batch: int) -> Observation:
 
 
 def dry_run(config: PolicyConfig, device: str = "n150", cameras: int = 1, batch: int = 1, steps: int | None = None,
-            precision: str = "bfp8") -> DryRun:
-    """Build the TT policy on shape-only weights and run one sample_actions call; raises the first refusal."""
+            precision: str = "bfp8", traced: bool = True) -> DryRun:
+    """Build the TT policy on shape-only weights and record one sample_actions call; raises the first refusal.
+
+    traced: the steady-state call of a deployed policy -- after the compile call and the capture call of its input
+    signature (unrecorded), the inputs written on command queue 1 and the trace replayed. Otherwise one eager call
+    (every op dispatched by the host, as with on_stage)."""
     from reference.policy import Pi0Policy as ReferencePolicy
     from tt.policy import Pi0Policy
 
@@ -92,10 +97,13 @@ def dry_run(config: PolicyConfig, device: str = "n150", cameras: int = 1, batch:
     with dry_runtime(device) as runtime:
         policy = Pi0Policy(runtime, config, weights, Precision(precision))
         weights_dram = runtime.device.memory.dram
+        noise = torch.zeros(batch, config.suffix.horizon, config.suffix.action_dim)
+        on_stage = None if traced else (lambda stage: None)
+        for _ in range(2 if traced else 0):
+            policy.sample_actions(obs, noise=noise, num_steps=steps)
         with runtime.recording() as log:
-            policy.sample_actions(obs, noise=torch.zeros(batch, config.suffix.horizon, config.suffix.action_dim),
-                                  num_steps=steps)
-    return DryRun(config, device, cameras, batch, steps, weights_dram, log)
+            policy.sample_actions(obs, noise=noise, num_steps=steps, on_stage=on_stage)
+    return DryRun(config, device, cameras, batch, steps, weights_dram, log, traced)
 
 
 def weights_dram(config: PolicyConfig, precision: str, device: str) -> int:

@@ -172,8 +172,7 @@ def _run_host_op(op, args, kwargs):
     capturing = device is not None and device.traces.capturing is not None
     if capturing:
         runtime = active_runtime()
-        device.traces.record(TraceEntry(op, args, kwargs, result, runtime.sections if runtime else (),
-                                        call_site()))
+        device.traces.record(op, args, kwargs, result, runtime.sections if runtime else (), call_site())
     backend = "capture" if capturing else ("dry" if usage.shapes_only else "host")
     _record(name, "op", backend, args, kwargs, usage, result)
     return result
@@ -182,14 +181,13 @@ def _run_host_op(op, args, kwargs):
 def _replay(device: HostDevice, trace_id, cq_id) -> None:
     """execute_trace on the host path: every recorded call again, its results written into the recorded buffers;
     recorded as traced ops (no host dispatch)."""
-    for entry in device.traces.entries_to_replay(trace_id, cq_id):
-        result, usage = executor.execute(entry.op, entry.args, entry.kwargs, device.spec)
-        if not device.shapes_only:
-            for recorded, fresh in zip(executor.tensors_in(entry.result), executor.tensors_in(result), strict=True):
-                if recorded is not fresh:
-                    recorded.assign(fresh.value)
-        _record(entry.op.python_fully_qualified_name, "op", "dry" if usage.shapes_only else "host", entry.args,
-                entry.kwargs, usage, entry.result, replayed=entry)
+    def run(entry: TraceEntry, args, kwargs):
+        result, usage = executor.execute(entry.op, args, kwargs, device.spec)
+        _record(entry.op.python_fully_qualified_name, "op", "dry" if usage.shapes_only else "host", args, kwargs,
+                usage, result, replayed=entry)
+        return result
+
+    device.traces.replay(trace_id, cq_id, run)
 
 
 def _begin_trace_capture(device, cq_id=None):

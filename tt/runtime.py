@@ -29,6 +29,7 @@ from loguru import logger
 
 from tt.host.device import HostDevice, device_spec
 from tt.host.tensor import HostTensor
+from tt.host.trace import COMMAND_QUEUES, TRACE_REGION_BYTES
 from tt.oplog import OpLog, OpRecord, TensorInfo, describe
 
 CARD_PATH = Path("/dev/tenstorrent")
@@ -149,7 +150,7 @@ def open_runtime(mode: str = "auto", device: str = "n150") -> Runtime:
     if _open:
         raise RuntimeError(f"open_runtime: a {_open[0].mode} runtime is already open; close_runtime() it first")
     if mode == "device":
-        chip = ttnn.open_device(device_id=0)
+        chip = ttnn.open_device(device_id=0, trace_region_size=TRACE_REGION_BYTES, num_command_queues=COMMAND_QUEUES)
     else:
         _use_mock_cluster()
         chip = HostDevice(device_spec(device))
@@ -170,7 +171,10 @@ def close_runtime(runtime: Runtime) -> None:
 
 @contextmanager
 def dry_runtime(device: str = "n150") -> Iterator[Runtime]:
-    """A shape-only host runtime standing in for `device`, active until the block ends."""
+    """A shape-only host runtime standing in for `device`, active until the block ends. Host tensors (a traced
+    call's inputs) are still converted by ttnn, so without a card the driver layer is mocked as in host mode."""
+    if not CARD_PATH.exists():
+        _use_mock_cluster()
     runtime = Runtime("dry", HostDevice(device_spec(device), shapes_only=True))
     _open.append(runtime)
     try:

@@ -64,7 +64,7 @@ def _pipeline(args) -> int:
     from benchmarks.device_model.pipeline import format_stages, stage_times, unmodelled
     from tt.dry_run import dry_run, policy_config
 
-    run = dry_run(policy_config(args.preset), args.device, args.cameras, 1, args.steps)
+    run = dry_run(policy_config(args.preset), args.device, args.cameras, 1, args.steps, traced=not args.eager)
     stages = stage_times(run)
     print(format_stages(stages, run))
     missing = unmodelled(run)
@@ -105,6 +105,8 @@ def main(argv=None) -> int:
     pipeline.add_argument("--cameras", type=int, required=True)
     pipeline.add_argument("--steps", type=int, required=True)
     pipeline.add_argument("--device", choices=sorted(DEVICES), required=True)
+    pipeline.add_argument("--eager", action="store_true",
+                          help="every op dispatched by the host (default: the steady-state traced call)")
     pipeline.add_argument("--csv", help="write the predicted op log as an ops_perf_results CSV")
     calibrate = sub.add_parser("calibrate", help="the matmul constants against GEMM_FLOPS, error per row")
     calibrate.add_argument("--fit", action="store_true", help="refit the constants on the N150 rows first")

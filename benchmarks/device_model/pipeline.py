@@ -2,7 +2,7 @@
 
 An op's elapsed time is its predicted kernel time plus the op-to-op gap; outside a trace the host dispatches each op
 itself, and an op whose kernel is shorter than the dispatch waits for it (dispatch runs ahead of the device, so the
-longer of the two paces the queue). The roofline of a stage is the sum over its ops of the whole-grid floor,
+longer of the two paces the queue); a replayed trace has no host dispatch. The roofline of a stage is the sum over its ops of the whole-grid floor,
 max(FLOPs / peak at the op's fidelity, minimal DRAM bytes / peak DRAM bandwidth).
 """
 
@@ -70,7 +70,8 @@ def unmodelled(run: DryRun) -> list[str]:
 def format_stages(stages: list[StageTime], run: DryRun) -> str:
     spec = DEVICES[run.device]
     lines = [f"PREDICTED by the host path's device-time model (not measured on hardware): {spec}, "
-             f"{run.cameras} camera(s), batch {run.batch}, {run.steps} steps, eager dispatch",
+             f"{run.cameras} camera(s), batch {run.batch}, {run.steps} steps, "
+             f"{'traced (steady-state replay)' if run.traced else 'eager dispatch'}",
              f"{'stage':<8} {'ops':>6} {'predicted ms':>13} {'kernels ms':>11} {'roofline ms':>12} {'ratio':>6}"
              "  uncalibrated  most expensive ops (calls, ms)"]
     for s in stages:

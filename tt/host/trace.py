@@ -7,7 +7,8 @@ with no host dispatch. So here:
   (their results hold no value until a replay writes them);
 - a host write (from_torch / to_device / copy_host_to_device_tensor) or read (to_torch / from_device) inside a capture
   raises, as does allocating a buffer outside an op (an upload) -- the trace could not replay them;
-- replay re-executes the recorded calls in order, writing every result into the buffer recorded for it;
+- replay re-executes the recorded calls in order, writing every result into the buffer recorded for it (the trace
+  refers to buffers weakly, so memory is booked as on the device: what the capture freed is free);
 - two command queues order their work by events: work on a queue may read a buffer written on the other queue only
   after an event recorded there after the write and waited for on this queue (ttnn.record_event / wait_for_event).
 
@@ -18,6 +19,7 @@ trace_region_size tt-metal's pi0 port opens its device with, models/experimental
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tt.host.errors import RuleViolation
@@ -27,21 +29,48 @@ TRACE_REGION_BYTES = 80_000_000
 COMMAND_QUEUES = 2
 
 
+@dataclass(frozen=True)
+class _Slot:
+    """A buffer a captured call reads or writes, by its order of first use in the trace."""
+    index: int
+
+
 @dataclass
 class TraceEntry:
     op: object  # the real ttnn FastOperation
-    args: tuple
+    args: tuple  # with every HostTensor replaced by its _Slot
     kwargs: dict
-    result: object  # the HostTensor(s) the call returned at capture
+    result: object
     sections: tuple[str, ...] = ()  # the op-log sections it was captured in (a replay records it in them)
     call_site: str = ""
 
 
 @dataclass
 class _Trace:
+    """A trace refers to its buffers weakly, as a device trace holds addresses: a buffer the model drops during the
+    capture is free again (its booking ends), and a replay holds one only from the call writing it to its last
+    reader, so a replay takes the memory the capture took."""
     cq_id: int
     entries: list[TraceEntry] = field(default_factory=list)
     complete: bool = False
+    slots: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)  # buffer -> _Slot
+    buffers: list[weakref.ref] = field(default_factory=list)  # by slot index
+    last_use: list[int] = field(default_factory=list)  # by slot index: the last entry reading or writing it
+
+    def slotted(self, value, entry: int):
+        if isinstance(value, HostTensor):
+            slot = self.slots.get(value)
+            if slot is None:
+                slot = self.slots[value] = _Slot(len(self.buffers))
+                self.buffers.append(weakref.ref(value))
+                self.last_use.append(entry)
+            self.last_use[slot.index] = entry
+            return slot
+        if isinstance(value, dict):
+            return {k: self.slotted(v, entry) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.slotted(v, entry) for v in value)
+        return value
 
 
 @dataclass(frozen=True)
@@ -82,8 +111,12 @@ class HostTraces:
         self.capturing = trace_id
         return trace_id
 
-    def record(self, entry: TraceEntry) -> None:
-        self._traces[self.capturing].entries.append(entry)
+    def record(self, op, args, kwargs, result, sections: tuple[str, ...], call_site: str) -> None:
+        """One op call issued during the capture."""
+        trace = self._traces[self.capturing]
+        at = len(trace.entries)
+        trace.entries.append(TraceEntry(op, trace.slotted(args, at), trace.slotted(kwargs, at),
+                                        trace.slotted(result, at), sections, call_site))
 
     def end(self, trace_id: int, cq_id) -> None:
         if self.capturing != trace_id:
@@ -98,17 +131,36 @@ class HostTraces:
             raise RuleViolation(f"trace {trace_id} does not exist (released, or never captured)")
         return trace
 
-    def entries_to_replay(self, trace_id: int, cq_id) -> list[TraceEntry]:
-        """The calls execute_trace re-runs, once the queue may read every buffer the trace reads."""
+    def replay(self, trace_id: int, cq_id, run: Callable[[TraceEntry, tuple, dict], object]) -> None:
+        """execute_trace: `run(entry, args, kwargs)` computes each captured call again on its buffers; a result is
+        written into the buffer captured for it while that buffer lives, else held until its last reader."""
         self.forbid_in_capture("execute_trace")
         trace, cq = self._trace(trace_id), self._queue(cq_id)
         if not trace.complete:
             raise RuleViolation(f"execute_trace of trace {trace_id} before end_trace_capture")
-        for entry in trace.entries:
-            for buffer in _buffers((entry.args, entry.kwargs)):
-                self.check_readable(buffer, cq)
+        held: dict[int, HostTensor] = {}
+
+        def buffer(slot: _Slot) -> HostTensor:
+            live = trace.buffers[slot.index]()
+            if live is not None:
+                self.check_readable(live, cq)
+                return live
+            if slot.index not in held:
+                raise RuleViolation(f"trace {trace_id} reads a buffer that was freed after its capture: the trace "
+                                    "still holds its address, so keep a trace's input buffers until it is released")
+            return held[slot.index]
+
+        for at, entry in enumerate(trace.entries):
+            result = run(entry, _resolved(entry.args, buffer), _resolved(entry.kwargs, buffer))
+            for slot, fresh in zip(_slots_in(entry.result), _tensors_in(result), strict=True):
+                live = trace.buffers[slot.index]()
+                if live is None:
+                    held[slot.index] = fresh
+                elif live is not fresh and fresh.value is not None:
+                    live.assign(fresh.value)
+            for index in [i for i in held if trace.last_use[i] == at]:
+                del held[index]
         self._issued[cq] += 1
-        return trace.entries
 
     def release(self, trace_id: int) -> None:
         self._trace(trace_id)
@@ -140,12 +192,27 @@ class HostTraces:
         self._seen[cq][event.cq_id] = max(self._seen[cq][event.cq_id], event.sequence)
 
 
-def _buffers(value):
-    if isinstance(value, HostTensor):
+def _resolved(value, buffer: Callable[[_Slot], HostTensor]):
+    if isinstance(value, _Slot):
+        return buffer(value)
+    if isinstance(value, dict):
+        return {k: _resolved(v, buffer) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_resolved(v, buffer) for v in value)
+    return value
+
+
+def _slots_in(value):
+    if isinstance(value, _Slot):
         yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _buffers(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _buffers(item)
+            yield from _slots_in(item)
+
+
+def _tensors_in(value):
+    if isinstance(value, HostTensor):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _tensors_in(item)
