@@ -9,6 +9,7 @@ uploaded with the weights (`Rotation`, held by each Decoder). A head_dim that is
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -18,10 +19,11 @@ from models.masks import additive_mask
 from models.positional import rope_tables
 from tt.common import rows, upload, upload_weight
 from tt.host.device import spec_of
+from tt.host.memory import TILE_BYTES
 from tt.host.resources.attention import SdpaShape
 from tt.host.resources.matmul import MatmulOperands
 from tt.ops import ttnn
-from tt.program_configs import matmul_config, sdpa_config
+from tt.program_configs import SdpaCall, matmul_config, sdpa_config
 
 
 @dataclass
@@ -80,12 +82,16 @@ class Rope:
         return ttnn.add(ttnn.multiply(x_BHSD, self.cos), ttnn.multiply(rotated, self.sin))
 
 
-def sdpa_program(q_BHSD, k_BKSD, mask, kernel, grid, l1_budget: int):
-    """The SDPA program config for these operands: chunks as large as the L1 budget allows (tt.program_configs)."""
+def sdpa_program(q_BHSD, k_BKSD, mask, kernel, grid, spec):
+    """The SDPA program config for these operands: the chunks that fit the device's L1 budget and run fastest
+    (tt.program_configs)."""
     b, heads, q_len, dh = q_BHSD.padded_shape
+    kv_heads = k_BKSD.padded_shape[1]
     shape = SdpaShape(0, 0, 0, 0, dh // TILE, q_BHSD.dtype, k_BKSD.dtype, None if mask is None else mask.dtype,
                       kernel.fp32_dest_acc_en, False)
-    return sdpa_config(q_BHSD.shape[2], k_BKSD.shape[2], b * heads, grid, l1_budget, shape)
+    kv_bytes = 2 * math.prod(k_BKSD.padded_shape) // (TILE * TILE) * TILE_BYTES[k_BKSD.dtype]
+    call = SdpaCall(b * heads, heads // kv_heads, kv_bytes, kernel.math_fidelity.name)
+    return sdpa_config(q_BHSD.shape[2], k_BKSD.shape[2], call, grid, spec, shape)
 
 
 def mask_input(mask_BQK: torch.Tensor) -> torch.Tensor:

@@ -60,7 +60,7 @@ class DecoderLayer:
 
     def __init__(self, runtime, cfg: DecoderConfig, w: dict, precision: Precision):
         self.cfg, self.precision, self.grid = cfg, precision, runtime.device.compute_with_storage_grid_size()
-        self.l1_budget = spec_of(runtime.device).l1_budget
+        self.spec = spec_of(runtime.device)
         attn = scoped(w, "self_attn.")
         h, k, d = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
         padded = tile_padded(d)
@@ -94,7 +94,7 @@ class DecoderLayer:
     def attend(self, q, k, v, mask):
         attn = ttnn.transformer.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=False, scale=self.cfg.head_dim ** -0.5,
-            program_config=sdpa_program(q, k, mask, self.precision.attention_kernel, self.grid, self.l1_budget),
+            program_config=sdpa_program(q, k, mask, self.precision.attention_kernel, self.grid, self.spec),
             compute_kernel_config=self.precision.attention_kernel)
         return ttnn.experimental.nlp_concat_heads(attn)
 

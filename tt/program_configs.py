@@ -10,11 +10,13 @@ construction: the output block each core computes in one pass (out_block_h x out
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from models.prepare import TILE
+from tt.host.device import DeviceSpec
 from tt.host.resources.attention import SdpaShape, sdpa_shape_buffers
 from tt.host.resources.matmul import MatmulGeometry, MatmulOperands, matmul_buffers
+from tt.host.timing import sdpa_kernel_ns, sdpa_traffic
 from tt.ops import ttnn
 
 MAX_IN0_BLOCK_W = 8
@@ -87,21 +89,43 @@ def _chunk_sizes(length: int) -> list[int]:
     return [c for c in SDPA_CHUNKS if padded % c == 0]
 
 
-def sdpa_config(q_len: int, k_len: int, heads: int, grid, l1_budget: int, shape: SdpaShape):
-    """The largest q and k chunks (of 256 / 128 / 64 / 32 rows, dividing the tile-padded lengths) whose attention
-    buffers fit `l1_budget` bytes per core. `heads`: batch x query heads, the work items each q chunk multiplies;
-    `shape` gives head tiles, dtypes, mask and accumulation (its chunk and length fields are filled in here)."""
-    return _sdpa_config(q_len, k_len, heads, (grid.x, grid.y), l1_budget, shape)
+@dataclass(frozen=True)
+class SdpaCall:
+    """What, besides the buffers, decides an SDPA call's predicted time (tt.host.timing)."""
+
+    heads: int  # batch x query heads
+    q_per_kv: int  # query heads sharing one K/V head
+    kv_bytes: int  # K and V bytes in DRAM
+    fidelity: str
+
+
+def sdpa_config(q_len: int, k_len: int, call: SdpaCall, grid, spec: DeviceSpec, shape: SdpaShape):
+    """The q and k chunks (of 256 / 128 / 64 / 32 rows, dividing the tile-padded lengths) whose attention buffers fit
+    the device's L1 budget and whose predicted time is least (the larger chunks on a tie). `shape` gives head tiles,
+    dtypes, mask and accumulation (its chunk and length fields are filled in here)."""
+    return _sdpa_config(q_len, k_len, call, (grid.x, grid.y), spec, shape)
 
 
 @functools.cache
-def _sdpa_config(q_len: int, k_len: int, heads: int, grid_xy: tuple[int, int], l1_budget: int, shape: SdpaShape):
+def _sdpa_config(q_len: int, k_len: int, call: SdpaCall, grid_xy: tuple[int, int], spec: DeviceSpec,
+                 shape: SdpaShape):
     cores = grid_xy[0] * grid_xy[1]
-    pairs = sorted(((q * k, k, q) for q in _chunk_sizes(q_len) for k in _chunk_sizes(k_len)), reverse=True)
-    for _, k_chunk, q_chunk in pairs:
-        candidate = replace(shape, q_chunk=q_chunk, k_chunk=k_chunk, sq=q_len, sk=k_len,
-                            q_double_buffered=heads * -(-q_len // q_chunk) > cores)
-        if _bytes_of(sdpa_shape_buffers(candidate)) <= l1_budget:
-            return ttnn.SDPAProgramConfig(compute_with_storage_grid_size=ttnn.CoreCoord(*grid_xy),
-                                          q_chunk_size=q_chunk, k_chunk_size=k_chunk, exp_approx_mode=False)
-    raise ValueError(f"no SDPA chunking of {q_len} queries over {k_len} keys fits {l1_budget} B of L1 per core")
+    best = None
+    for q_chunk in _chunk_sizes(q_len):
+        for k_chunk in _chunk_sizes(k_len):
+            units = call.heads * -(-q_len // q_chunk)
+            candidate = replace(shape, q_chunk=q_chunk, k_chunk=k_chunk, sq=q_len, sk=k_len,
+                                q_double_buffered=units > cores)
+            if _bytes_of(sdpa_shape_buffers(candidate)) > spec.l1_budget:
+                continue
+            traffic = sdpa_traffic(call.kv_bytes, call.q_per_kv, -(-q_len // q_chunk))
+            predicted = sdpa_kernel_ns(-(-units // cores), q_chunk, k_chunk, tiles(k_len) * TILE, shape.dh_tiles,
+                                       call.fidelity, traffic, spec)
+            key = (predicted, -q_chunk * k_chunk, -k_chunk)
+            if best is None or key < best[0]:
+                best = key, q_chunk, k_chunk
+    if best is None:
+        raise ValueError(f"no SDPA chunking of {q_len} queries over {k_len} keys fits {spec.l1_budget} B of L1 per "
+                         "core")
+    return ttnn.SDPAProgramConfig(compute_with_storage_grid_size=ttnn.CoreCoord(*grid_xy), q_chunk_size=best[1],
+                                  k_chunk_size=best[2], exp_approx_mode=False)

@@ -31,7 +31,7 @@ def unfold_patches(pixels_B3HW: torch.Tensor, patch: int) -> torch.Tensor:
 class SiglipAttention:
     def __init__(self, runtime, cfg: SiglipConfig, w: dict, precision: Precision):
         self.cfg, self.precision, self.grid = cfg, precision, runtime.device.compute_with_storage_grid_size()
-        self.l1_budget = spec_of(runtime.device).l1_budget
+        self.spec = spec_of(runtime.device)
         h, d = cfg.num_heads, cfg.head_dim
         padded = tile_padded(d)
         self.qkv = Linear(runtime, lambda: fused_qkv(w["q_proj.weight"], w["k_proj.weight"], w["v_proj.weight"],
@@ -46,7 +46,7 @@ class SiglipAttention:
                                                          num_kv_heads=self.cfg.num_heads, transpose_k_heads=False)
         attn = ttnn.transformer.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=False, scale=self.cfg.head_dim ** -0.5,
-            program_config=sdpa_program(q, k, mask, self.precision.attention_kernel, self.grid, self.l1_budget),
+            program_config=sdpa_program(q, k, mask, self.precision.attention_kernel, self.grid, self.spec),
             compute_kernel_config=self.precision.attention_kernel)
         return self.out_proj(ttnn.experimental.nlp_concat_heads(attn))
 

@@ -9,7 +9,8 @@ from tt.host.device import DEVICES
 from tt.host.resources.attention import SdpaShape, sdpa_shape_buffers
 from tt.host.resources.matmul import TWO_D, MatmulGeometry, matmul_buffers
 from tt.ops import ttnn
-from tt.program_configs import DEST_TILES, DEST_TILES_FP32, matmul_config, sdpa_config, tiles
+from tt.host.timing import sdpa_kernel_ns, sdpa_traffic
+from tt.program_configs import DEST_TILES, DEST_TILES_FP32, SdpaCall, matmul_config, sdpa_config, tiles
 
 
 @pytest.mark.parametrize("device", sorted(DEVICES))
@@ -48,13 +49,34 @@ def test_a_smaller_budget_gets_smaller_blocks(full_size):
 MQA_PREFIX = SdpaShape(0, 0, 0, 0, 8, ttnn.bfloat16, ttnn.bfloat16, ttnn.bfloat16, True, False)  # head_dim 256
 
 
-@pytest.mark.parametrize("q_len, k_len, chunks", [(51, 816, (64, 64)), (51, 800, (64, 32)), (64, 576, (64, 64)),
-                                                   (37, 37, (64, 64)), (320, 320, (64, 64)), (256, 256, (128, 256))])
-def test_sdpa_chunks_divide_the_padded_lengths_and_fit(q_len, k_len, chunks):
-    """The largest chunks dividing the tile-padded lengths whose buffers fit: a 256-token prefix of head_dim 256 does
-    not fit 256 x 256 chunks (1,691,648 B of buffers) and takes 128 x 256."""
-    budget = DEVICES["n150"].l1_budget
-    cfg = sdpa_config(q_len, k_len, 8, ttnn.CoreCoord(8, 8), budget, MQA_PREFIX)
-    assert (cfg.q_chunk_size, cfg.k_chunk_size) == chunks
-    fitted = replace(MQA_PREFIX, q_chunk=cfg.q_chunk_size, k_chunk=cfg.k_chunk_size, sq=q_len, sk=k_len)
-    assert sum(n * size for _, n, size in sdpa_shape_buffers(fitted)) <= budget
+def _predicted(q_len, k_len, call, spec, q_chunk, k_chunk):
+    cores = spec.cores
+    units = call.heads * -(-q_len // q_chunk)
+    traffic = sdpa_traffic(call.kv_bytes, call.q_per_kv, -(-q_len // q_chunk))
+    return sdpa_kernel_ns(-(-units // cores), q_chunk, k_chunk, tiles(k_len) * 32, 8, call.fidelity, traffic, spec)
+
+
+@pytest.mark.parametrize("device", ["n150", "n300", "p150"])
+@pytest.mark.parametrize("q_len, k_len, heads", [(51, 816, 8), (64, 576, 8), (64, 384, 8), (37, 37, 8),
+                                                 (320, 320, 8), (256, 256, 8), (816, 816, 32)])
+def test_sdpa_chunks_fit_and_are_the_fastest_that_fit(device, q_len, k_len, heads):
+    """The chunks divide the tile-padded lengths, their buffers fit, and no other fitting chunking is predicted
+    faster; a 256-token prefix of head_dim 256 does not fit 256 x 256 chunks (1,691,648 B of buffers)."""
+    spec = DEVICES[device]
+    grid = ttnn.CoreCoord(*spec.grid)
+    call = SdpaCall(heads, 8, 2 * tiles(k_len) * 8 * 2048, "HiFi4")
+    cfg = sdpa_config(q_len, k_len, call, grid, spec, MQA_PREFIX)
+    q_chunk, k_chunk = cfg.q_chunk_size, cfg.k_chunk_size
+    assert tiles(q_len) * 32 % q_chunk == 0 and tiles(k_len) * 32 % k_chunk == 0
+    fitted = replace(MQA_PREFIX, q_chunk=q_chunk, k_chunk=k_chunk, sq=q_len, sk=k_len)
+    assert sum(n * size for _, n, size in sdpa_shape_buffers(fitted)) <= spec.l1_budget
+    chosen = _predicted(q_len, k_len, call, spec, q_chunk, k_chunk)
+    for q_other in (32, 64, 128, 256):
+        for k_other in (32, 64, 128, 256):
+            other = replace(MQA_PREFIX, q_chunk=q_other, k_chunk=k_other, sq=q_len, sk=k_len)
+            if tiles(q_len) * 32 % q_other or tiles(k_len) * 32 % k_other or \
+                    sum(n * size for _, n, size in sdpa_shape_buffers(other)) > spec.l1_budget:
+                continue
+            assert chosen <= _predicted(q_len, k_len, call, spec, q_other, k_other)
+    too_big = replace(MQA_PREFIX, q_chunk=256, k_chunk=256, sq=256, sk=256)
+    assert sum(n * size for _, n, size in sdpa_shape_buffers(too_big)) > DEVICES["n150"].l1_budget

@@ -213,24 +213,35 @@ def _tensors(call):
         [t for v in call.arguments.values() if isinstance(v, (list, tuple)) for t in v if hasattr(t, "padded_shape")]
 
 
-def _sdpa(call, spec: DeviceSpec, program: Program) -> OpCost:
+def sdpa_kernel_ns(units_per_core: int, q_chunk: int, k_chunk: int, sk: int, dh_tiles: int, fidelity: str,
+                   traffic: float, spec: DeviceSpec) -> float:
     """Per q chunk of the busiest core: Q K^T and P V tile products at the fidelity over every k chunk, and the
-    softmax's exp on every score tile (the SFPU class cost); K and V are read once per q chunk."""
+    online softmax on every score tile; or the DRAM traffic, whichever is longer."""
+    sq_t, sk_t = q_chunk // 32, -(-sk // k_chunk) * k_chunk // 32
+    per_chunk = (2 * sq_t * sk_t * dh_tiles * TILE_PRODUCT_CYCLES[fidelity]
+                 + sq_t * sk_t * SOFTMAX_CYCLES_PER_SCORE_TILE) / spec.clock_hz * 1e9
+    return arch_constants(spec).start_ns + max(units_per_core * per_chunk, _dram_time_ns(traffic, spec))
+
+
+def sdpa_traffic(kv_bytes: float, q_per_kv: int, q_chunks: int) -> float:
+    """K and V bytes read: once per q chunk of every query head sharing them."""
+    return kv_bytes * q_per_kv * q_chunks
+
+
+def _sdpa(call, spec: DeviceSpec, program: Program) -> OpCost:
     config = call.arguments.get("program_config")
     q, k, v = (call.tensor(n) for n in ("input_tensor_q", "input_tensor_k", "input_tensor_v"))
     fidelity = _fidelity(call) or "HiFi2"
     b, heads, sq, dh = list(q.padded_shape)
     sk = list(k.padded_shape)[2]
     q_chunk, k_chunk = (config.q_chunk_size, config.k_chunk_size) if config else (32, 32)
-    sq_t, sk_t, dh_t = q_chunk // 32, -(-sk // k_chunk) * k_chunk // 32, dh // 32
-    per_chunk = (2 * sq_t * sk_t * dh_t * TILE_PRODUCT_CYCLES[fidelity] + sq_t * sk_t * SOFTMAX_CYCLES_PER_SCORE_TILE) \
-        / spec.clock_hz * 1e9
-    chunks, kv_heads = -(-sq // q_chunk), list(k.padded_shape)[1]
+    kv_heads = list(k.padded_shape)[1]
     minimal = _bytes(q) * 2 + _bytes(k) + _bytes(v) + _bytes(call.tensor("attn_mask"))
-    traffic = minimal + (heads // kv_heads * chunks - 1) * (_bytes(k) + _bytes(v))  # K, V again per q head, chunk
-    flops = FLOPS_PER_TILE_PRODUCT * 2 * b * heads * (sq // 32) * (sk // 32) * dh_t
+    traffic = minimal - _bytes(k) - _bytes(v) + sdpa_traffic(_bytes(k) + _bytes(v), heads // kv_heads,
+                                                             -(-sq // q_chunk))
+    flops = FLOPS_PER_TILE_PRODUCT * 2 * b * heads * (sq // 32) * (sk // 32) * (dh // 32)
     floor = _floor_ns(flops, fidelity, program.work.busy_cores, minimal, spec)
-    kernel = arch_constants(spec).start_ns + max(program.work.units_per_core * per_chunk, _dram_time_ns(traffic, spec))
+    kernel = sdpa_kernel_ns(program.work.units_per_core, q_chunk, k_chunk, sk, dh // 32, fidelity, traffic, spec)
     return OpCost(max(kernel, floor), floor, flops, minimal, fidelity, False)
 
 
