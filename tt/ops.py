@@ -81,6 +81,11 @@ def _host_mode() -> bool:
     return runtime is not None and runtime.mode in ("host", "dry")
 
 
+def _numerics() -> str:
+    runtime = active_runtime()
+    return "exact" if runtime is None else runtime.numerics
+
+
 def _spec(args, kwargs):
     """The modelled device of a host-path call: the one its shape-only tensors live on, else the runtime's."""
     meta = next((t for t in _tensors(args, kwargs) if isinstance(t, MetaTensor)), None)
@@ -198,7 +203,7 @@ class _Op:
         if _on_device(args) or _on_device(tuple(kwargs.values())):
             _record(name, "op", "device", args, kwargs)
             return self._op(*args, **kwargs)
-        result, usage = executor.execute(self._op, args, kwargs, _spec(args, kwargs))
+        result, usage = executor.execute(self._op, args, kwargs, _spec(args, kwargs), _numerics())
         _record(name, "op", "dry" if usage.shapes_only else "host", args, kwargs, usage)
         return result
 

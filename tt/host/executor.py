@@ -10,9 +10,10 @@ Per call it does what the device path would check first, then computes:
 4. hands back `ttnn.from_torch(result, dtype=<the call's dtype, else the input's>, layout=<the input's>)`, so the
    rounding to bfloat16 / bfloat8_b and the TILE padding are ttnn's own code (or a MetaTensor of that spec).
 
-Known gaps: goldens compute in float32 on the host, so math fidelity (LoFi/HiFi2/HiFi4), fp32_dest_acc_en,
-approximate modes and accumulation order are not modelled; preallocated output tensors are refused. Results are an
-upper bound on device PCC.
+Step 3 depends on the numerics the call runs with (tt.host.numerics): "exact" runs the golden in float32, so its
+results are an upper bound on device PCC; "device" computes what the hardware computes (math fidelity, Dst
+accumulation, packer rounding, SFPU approximations) and hands step 4 values it stores exactly. Preallocated output
+tensors are refused.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 import torch
 import ttnn
 
+from tt.host import numerics as host_numerics
 from tt.host.binding import UNKNOWN_DEFAULT, BoundCall, bind
 from tt.host.device import DeviceSpec
 from tt.host.errors import RuleViolation
@@ -174,14 +176,15 @@ def _rebuild(result, device):
 _shape_only_results: dict[tuple, tuple[object, Usage]] = {}
 
 
-def execute(op, args, kwargs, spec: DeviceSpec) -> tuple[object, Usage]:
-    """Run one op call on the host path, as the device `spec` would: bind, check, golden, back to a tensor."""
+def execute(op, args, kwargs, spec: DeviceSpec, numerics: str = "exact") -> tuple[object, Usage]:
+    """Run one op call on the host path, as the device `spec` would: bind, check, compute with `numerics` ("exact"
+    or "device"), back to a tensor. Shape-only calls compute nothing, so numerics do not apply to them."""
     device = next((t.device_ for t in tensors_in((args, tuple(kwargs.values()))) if isinstance(t, MetaTensor)), None)
     if device is None:
-        return _execute(op, args, kwargs, spec)
+        return _execute(op, args, kwargs, spec, numerics)
     key = (op.python_fully_qualified_name, spec.name, _key(args), _key(kwargs))
     if key not in _shape_only_results:
-        result, usage = _execute(op, args, kwargs, spec)
+        result, usage = _execute(op, args, kwargs, spec, "exact")
         _shape_only_results[key] = _specs(result), usage
     specs, usage = _shape_only_results[key]
     result = _rebuild(specs, device)
@@ -190,7 +193,7 @@ def execute(op, args, kwargs, spec: DeviceSpec) -> tuple[object, Usage]:
     return result, usage
 
 
-def _execute(op, args, kwargs, spec: DeviceSpec) -> tuple[object, Usage]:
+def _execute(op, args, kwargs, spec: DeviceSpec, numerics: str) -> tuple[object, Usage]:
     call = bind(op, args, kwargs)
     given_outputs = [n for n in OUTPUT_TENSOR_KWARGS if any(True for _ in tensors_in(call.arguments.get(n)))]
     if given_outputs:
@@ -205,6 +208,10 @@ def _execute(op, args, kwargs, spec: DeviceSpec) -> tuple[object, Usage]:
                                   "(add one to tt/host/goldens.py, following the op's docstring)")
     like, dtype, layout = _output_spec(call)
     meta_like = like if isinstance(like, MetaTensor) else None
-    result = _from_golden(_call_golden(golden, call), dtype, layout, meta_like,
+    if numerics == "device" and meta_like is None:
+        values = host_numerics.compute(call, lambda: _call_golden(golden, call), dtype)
+    else:
+        values = _call_golden(golden, call)
+    result = _from_golden(values, dtype, layout, meta_like,
                           _memory_config(call, like) if meta_like is not None else None)
     return result, Usage(alloc, None if alloc is None else alloc.bytes_per_core(spec), meta_like is not None)
