@@ -20,6 +20,7 @@ from tt.common import rows, upload, upload_weight
 from tt.host.device import spec_of
 from tt.host.resources.matmul import MatmulOperands
 from tt.ops import ttnn
+from tt.precision import ROTATION_KERNEL
 from tt.program_configs import matmul_config
 
 
@@ -60,11 +61,13 @@ class Rope:
                    runtime.device.compute_with_storage_grid_size(), spec_of(runtime.device).l1_budget)
 
     def __call__(self, x_BHSD):
-        """x * cos + rotate_half(x) * sin, with rotate_half as a matmul by R (exact in bfloat16: R holds 0 and +-1)."""
+        """x * cos + rotate_half(x) * sin, with rotate_half as a matmul by R (exact at ROTATION_KERNEL's fidelity)."""
         d = self.rotation.padded
-        operands = MatmulOperands(x_BHSD.dtype, self.rotation.matrix.dtype, x_BHSD.dtype, False, False)
+        operands = MatmulOperands(x_BHSD.dtype, self.rotation.matrix.dtype, x_BHSD.dtype,
+                                  ROTATION_KERNEL.fp32_dest_acc_en, ROTATION_KERNEL.packer_l1_acc)
         config = matmul_config(rows(x_BHSD), d, d, self.grid, self.l1_budget, operands)
-        rotated = ttnn.matmul(x_BHSD, self.rotation.matrix, program_config=config)
+        rotated = ttnn.matmul(x_BHSD, self.rotation.matrix, program_config=config,
+                              compute_kernel_config=ROTATION_KERNEL)
         return ttnn.add(ttnn.multiply(x_BHSD, self.cos), ttnn.multiply(rotated, self.sin))
 
 
