@@ -122,7 +122,7 @@ def _cache_dir(tt_cache_dir) -> Path | None:
 def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference",
                 dtype: torch.dtype = torch.float32, seed: int = 0, precision: str = "bfp8",
                 tt_cache_dir: str | Path | None = DEFAULT_TT_CACHE, *, base_preset: str | None = None,
-                return_report: bool = False):
+                return_report: bool = False, numerics: str | None = None):
     """A ready policy. Presets get deterministic random weights from `seed`; a Hugging Face repo id ("lerobot/pi0")
     is read from the local hub cache ($HF_HUB_CACHE or $HF_HOME/hub; `resolve_checkpoint`), never downloaded.
 
@@ -137,6 +137,11 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
     host executor; `precision` is "bfp8" (bfloat8_b matrices) or "bf16", and `dtype` is not used. TT-ready weights
     are cached under `tt_cache_dir` (default ~/.cache/vla-tt/tt-weights; keyed by checkpoint content, precision and
     layout code; None disables it).
+
+    `numerics` (backend "tt") is how the host path computes, tt.host.numerics: "exact" (each op's golden in
+    float32) or "device" (what the Tensix hardware computes). It belongs to the TTNN runtime: with none open, one is
+    opened with `numerics` (default "exact"); an open host runtime is used as it is, and a `numerics` that differs
+    from its own is refused (close it, or open one with the numerics you want). On a card it has no effect.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
@@ -144,6 +149,9 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
         raise ValueError(f"dtype must be torch.float32 or torch.bfloat16, got {dtype}")
     if backend != "reference" and (return_report or base_preset is not None):
         raise ValueError("return_report and base_preset need backend='reference'")
+    if backend == "reference" and numerics is not None:
+        raise ValueError(f"numerics={numerics!r} selects how the TTNN host path computes; backend='reference' "
+                         "computes in PyTorch and takes no numerics (use backend='tt')")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise ValueError(f"seed must be an integer, found {described(seed)}")
     cache_dir = _cache_dir(tt_cache_dir) if backend == "tt" else None
@@ -157,18 +165,27 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
 
     from tt.dry_run import require_weights_fit
     from tt.host.device import spec_of
+    from tt.host.numerics import check as check_numerics
     from tt.policy import Pi0Policy as TTPolicy
     from tt.precision import Precision
     from tt.runtime import active_runtime, open_runtime
     from tt.weight_cache import WeightCache, content_key
 
     settings = Precision(precision)
+    if numerics is not None:
+        check_numerics(numerics)
+    runtime = active_runtime()
+    if runtime is None:
+        runtime = open_runtime(numerics=numerics or "exact")
+    elif runtime.mode == "host" and numerics is not None and numerics != runtime.numerics:
+        raise ValueError(f"load_policy(numerics={numerics!r}): the open host runtime computes with "
+                         f"{runtime.numerics!r} numerics; close_runtime() it and open_runtime('host', "
+                         f"numerics={numerics!r}), or leave numerics unset to use the open runtime's")
     # bfloat16 source weights are exact for both TT precisions and halve the host memory of the build.
     weights = _reference_policy(source, torch.bfloat16, seed)
-    runtime = active_runtime() or open_runtime()
     require_weights_fit(weights.config, settings.name, spec_of(runtime.device))
     cache = None
     if cache_dir is not None:
         cache = WeightCache(cache_dir, content_key(source, cache_dir, seed), settings.name)
-    logger.info("building the TT policy ({} mode, {} weights)", runtime.mode, settings.name)
+    logger.info("building the TT policy ({}, {} weights)", runtime.label, settings.name)
     return TTPolicy(runtime, weights.config, weights.state_dict(), settings, weight_cache=cache)

@@ -5,7 +5,13 @@ from loguru import logger
 from models.checks import warn_once
 from models import load_policy
 from tests.peers import lerobot_tiny
+from tt.host.numerics import NUMERICS
 from tt.runtime import close_runtime, open_runtime
+
+
+def pytest_addoption(parser):
+    parser.addoption("--numerics", choices=NUMERICS, default="device",
+                     help="how the TT host path computes (tt.host.numerics); the PCC gates are set for 'device'")
 
 
 @pytest.fixture(autouse=True)
@@ -16,10 +22,11 @@ def _seeded():
 
 
 @pytest.fixture(scope="session")
-def runtime():
-    """One TT runtime per session: on the card when there is one, else on the host execution path."""
-    rt = open_runtime("auto")
-    print(f"\n[tt] runtime mode: {rt.mode} ({rt.device})")
+def runtime(request):
+    """One TT runtime per session: on the card when there is one, else on the host execution path computing with
+    the --numerics option (device numerics by default)."""
+    rt = open_runtime("auto", numerics=request.config.getoption("--numerics"))
+    print(f"\n[tt] runtime: {rt.label} ({rt.device})")
     yield rt
     close_runtime(rt)
 

@@ -12,7 +12,7 @@ import pytest
 
 from demo.__main__ import TT_LOG_LEVEL_VARIABLES, cli, main, ttnn_log_level
 from demo.checkpoint import ROBOT_ACTION_DIM, ensure_demo_checkpoint
-from tests.tt.test_tt_parity import END_TO_END_PCC
+from tests.tt.tensors import END_TO_END_PCC
 from tt.runtime import CARD_PATH
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,7 +29,7 @@ def checkpoints(tmp_path_factory):
 def test_demo_runs_both_backends(runtime, checkpoints, policy, tmp_path):
     result = main(["--checkpoint", str(checkpoints[policy]), "--out", str(tmp_path), "--backend", "both",
                    "--tt-cache", str(tmp_path / "tt-cache")])
-    print(f"[{runtime.mode}] demo {policy}: PCC tt vs reference {result['pcc']:.5f}")
+    print(f"[{runtime.label}] demo {policy}: PCC tt vs reference {result['pcc']:.5f}")
     assert result["pcc"] >= END_TO_END_PCC["bfp8"]
     assert result["note"].startswith("RANDOM WEIGHTS")
     for path in result["outputs"]:

@@ -23,6 +23,7 @@ from tt.host.memory import TILE_BYTES
 from tt.host.resources.attention import SdpaShape
 from tt.host.resources.matmul import MatmulOperands
 from tt.ops import ttnn
+from tt.precision import ROTATION_KERNEL
 from tt.program_configs import SdpaCall, matmul_config, sdpa_config
 
 
@@ -74,11 +75,13 @@ class Rope:
                              rotation)
 
     def __call__(self, x_BHSD):
-        """x * cos + rotate_half(x) * sin, with rotate_half as a matmul by R (exact in bfloat16: R holds 0 and +-1)."""
+        """x * cos + rotate_half(x) * sin, with rotate_half as a matmul by R (exact at ROTATION_KERNEL's fidelity)."""
         d = self.rotation.padded
-        operands = MatmulOperands(x_BHSD.dtype, self.rotation.matrix.dtype, x_BHSD.dtype, False, False)
+        operands = MatmulOperands(x_BHSD.dtype, self.rotation.matrix.dtype, x_BHSD.dtype,
+                                  ROTATION_KERNEL.fp32_dest_acc_en, ROTATION_KERNEL.packer_l1_acc)
         config = matmul_config(rows(x_BHSD), d, d, self.grid, self.l1_budget, operands)
-        rotated = ttnn.matmul(x_BHSD, self.rotation.matrix, program_config=config)
+        rotated = ttnn.matmul(x_BHSD, self.rotation.matrix, program_config=config,
+                              compute_kernel_config=ROTATION_KERNEL)
         return ttnn.add(ttnn.multiply(x_BHSD, self.cos), ttnn.multiply(rotated, self.sin))
 
 

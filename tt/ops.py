@@ -82,6 +82,16 @@ def _record(op: str, kind: str, backend: str, args, kwargs, usage=None, result=N
                        traced=replayed is not None, sections=None if replayed is None else replayed.sections)
 
 
+def _numerics() -> str:
+    runtime = active_runtime()
+    return "exact" if runtime is None else runtime.numerics
+
+
+def _numerics() -> str:
+    runtime = active_runtime()
+    return "exact" if runtime is None else runtime.numerics
+
+
 def _spec(args, kwargs):
     """The modelled device of a host-path call: the one its tensors live on, else the runtime's."""
     tensor = next((t for t in _tensors(args, kwargs) if isinstance(t, HostTensor)), None)
@@ -167,7 +177,7 @@ _TRANSFERS = {
 def _run_host_op(op, args, kwargs):
     """One op on the host path; inside a trace capture it is recorded into the trace (shapes only)."""
     name = op.python_fully_qualified_name
-    result, usage = executor.execute(op, args, kwargs, _spec(args, kwargs))
+    result, usage = executor.execute(op, args, kwargs, _spec(args, kwargs), _numerics())
     device = next((t.device_ for t in _tensors(args, kwargs) if isinstance(t, HostTensor)), None)
     capturing = device is not None and device.traces.capturing is not None
     if capturing:
@@ -182,7 +192,7 @@ def _replay(device: HostDevice, trace_id, cq_id) -> None:
     """execute_trace on the host path: every recorded call again, its results written into the recorded buffers;
     recorded as traced ops (no host dispatch)."""
     def run(entry: TraceEntry, args, kwargs):
-        result, usage = executor.execute(entry.op, args, kwargs, device.spec)
+        result, usage = executor.execute(entry.op, args, kwargs, device.spec, _numerics())
         _record(entry.op.python_fully_qualified_name, "op", "dry" if usage.shapes_only else "host", args, kwargs,
                 usage, result, replayed=entry)
         return result

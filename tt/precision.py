@@ -11,6 +11,14 @@ from tt.ops import ttnn
 
 PRECISIONS = ("bfp8", "bf16")
 
+# RoPE's rotate-half matmul x @ R: R (SrcA) holds only 0 and +-1, exact in fidelity phase 0, but x sits in SrcB,
+# whose last bf16 mantissa bit only phase 2 multiplies (tt-isa-documentation SrcASrcB.md, "Fidelity phases"), so
+# HiFi3 is the lowest fidelity that keeps the rotation exact. Each output is one exact product, exact in either Dst
+# width; the FP32 Dst (half the Dst tiles, immaterial for a head_dim x head_dim matmul) keeps the host path's
+# device-numerics model of it vectorised instead of rounding after every 16-deep product.
+ROTATION_KERNEL = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi3, math_approx_mode=False,
+                                                   fp32_dest_acc_en=True, packer_l1_acc=False)
+
 
 @dataclass(frozen=True)
 class Precision:

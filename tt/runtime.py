@@ -10,6 +10,10 @@
 Model code is the same in every mode: it calls ops through `tt.ops.ttnn` and reads the grid from
 `runtime.device`. Ops and transfers are recorded only inside `runtime.recording()`.
 
+A host runtime computes with its `numerics` (tt.host.numerics): "exact" (each op's golden in float32) or "device"
+(what the Tensix hardware computes: math fidelity, accumulation, packer rounding). On a card the card computes, and
+the setting has no effect.
+
 Host mode needs ttnn's driver layer mocked with a cluster descriptor before ttnn's first TILE conversion (without
 one ttnn aborts with "No chips detected in the cluster"); `open_runtime("host")` writes the n150 descriptor below and
 points TT_METAL_MOCK_CLUSTER_DESC_PATH at it. That must never happen on a machine with a card. Once ttnn has
@@ -30,6 +34,7 @@ from loguru import logger
 from tt.host.device import HostDevice, device_spec
 from tt.host.tensor import HostTensor
 from tt.host.trace import COMMAND_QUEUES, TRACE_REGION_BYTES
+from tt.host.numerics import check as check_numerics
 from tt.oplog import OpLog, OpRecord, TensorInfo, describe
 
 CARD_PATH = Path("/dev/tenstorrent")
@@ -66,13 +71,29 @@ MODES = ("auto", "device", "host")
 
 
 class Runtime:
-    """An open device (or its host stand-in), the section names in force, and the recordings in progress."""
+    """An open device (or its host stand-in), the numerics the host path computes with, the section names in force,
+    and the recordings in progress."""
 
-    def __init__(self, mode: str, device):
+    def __init__(self, mode: str, device, numerics: str = "exact"):
         self.mode = mode  # "device" | "host" | "dry"
         self.device = device
+        self.numerics = check_numerics(numerics)
         self._sections: list[str] = []
         self._logs: list[OpLog] = []
+
+    @property
+    def label(self) -> str:
+        """What computes the values: "device", "host/exact", "host/device" (numerics) or "dry"."""
+        return f"host/{self.numerics}" if self.mode == "host" else self.mode
+
+    @contextmanager
+    def using_numerics(self, numerics: str) -> Iterator[None]:
+        """Host ops inside the block compute with `numerics`; the runtime's own numerics return afterwards."""
+        previous, self.numerics = self.numerics, check_numerics(numerics)
+        try:
+            yield
+        finally:
+            self.numerics = previous
 
     @contextmanager
     def section(self, name: str) -> Iterator[None]:
@@ -122,7 +143,7 @@ class Runtime:
             log.entries.append(entry)
 
     def __repr__(self) -> str:
-        return f"Runtime({self.mode}, {self.device})"
+        return f"Runtime({self.label}, {self.device})"
 
 
 _open: list[Runtime] = []  # the opened runtime, then any dry runtimes nested inside it
@@ -133,11 +154,13 @@ def active_runtime() -> Runtime | None:
     return _open[-1] if _open else None
 
 
-def open_runtime(mode: str = "auto", device: str = "n150") -> Runtime:
+def open_runtime(mode: str = "auto", device: str = "n150", numerics: str = "exact") -> Runtime:
     """Open the card ("device"), the host path ("host") standing in for `device` (n150, n300 or p150), or whichever
-    fits this machine ("auto": the card when /dev/tenstorrent exists). One such runtime is open at a time."""
+    fits this machine ("auto": the card when /dev/tenstorrent exists). One such runtime is open at a time. The host
+    path computes with `numerics` ("exact" or "device"); a card ignores it."""
     if mode not in MODES:
         raise ValueError(f"open_runtime: mode must be one of {MODES}, got {mode!r}")
+    check_numerics(numerics)
     card = CARD_PATH.exists()
     if mode == "auto":
         mode = "device" if card else "host"
@@ -154,9 +177,13 @@ def open_runtime(mode: str = "auto", device: str = "n150") -> Runtime:
     else:
         _use_mock_cluster()
         chip = HostDevice(device_spec(device))
-    runtime = Runtime(mode, chip)
+    runtime = Runtime(mode, chip, numerics)
     _open.append(runtime)
     logger.info("TTNN runtime opened in {} mode on {}", mode, chip)
+    if mode == "host":
+        logger.info("host path numerics: {}", numerics)
+    elif numerics == "device":
+        logger.info("numerics='device' has no effect on a card: the card computes")
     return runtime
 
 

@@ -167,7 +167,7 @@ def test_tt_backend_serves_like_in_process(runtime, checkpoint, served_parts):
     rtc = RealTimeChunking(padded, inference_delay=2)
     expected = in_process_actions(tt_parts, observation, 8, rtc=rtc, num_steps=TT_STEPS)
     assert np.abs(guided - expected).max() <= MAX_ABS_ALONE
-    print(f"[{runtime.mode}] TT server: plain and RTC requests equal in-process TT sample_actions")
+    print(f"[{runtime.label}] TT server: plain and RTC requests equal in-process TT sample_actions")
 
 
 @pytest.mark.parametrize("args, message", [

@@ -41,7 +41,7 @@ def test_fifty_calls_keep_log_and_memory_constant(runtime):
         growth = tracemalloc.get_traced_memory()[0] - settled
     finally:
         tracemalloc.stop()
-    print(f"[{runtime.mode}] {ops_per_call} records per call when recording; {CALLS} calls unrecorded: "
+    print(f"[{runtime.label}] {ops_per_call} records per call when recording; {CALLS} calls unrecorded: "
           f"{growth} B of Python heap added over the last {CALLS - 10}")
     assert ops_per_call > 50 and len(log) == ops_per_call, "the finished recording holds one call, and only it"
     assert not runtime.recording_active

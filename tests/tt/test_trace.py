@@ -52,7 +52,7 @@ def test_replay_equals_eager_exactly(runtime, preset):
             assert all(r.traced for r in ops), "an op was dispatched by the host inside the replayed call"
             assert kinds[writes:] == [("op", r.op) for r in ops] + [("from_device", "ttnn.to_torch")]
     policy.traced.release()
-    print(f"[{runtime.mode}] {preset}: 4 traced calls (compile, capture, 2 replays) equal eager bit for bit")
+    print(f"[{runtime.label}] {preset}: 4 traced calls (compile, capture, 2 replays) equal eager bit for bit")
 
 
 @pytest.fixture

@@ -62,10 +62,10 @@ def test_siglip_attention_and_mlp(runtime, vision, precision):
     cfg = get_preset("pi0-tiny").vision
     attention = SiglipAttention(runtime, cfg, scoped(weights, "self_attn."), Precision(precision))
     x_dev = upload(runtime, x[:, None], ttnn.bfloat16)
-    compare(f"[{runtime.mode}] siglip attention {precision}", to_host(attention(x_dev))[:, 0], layer.self_attn(x),
+    compare(f"[{runtime.label}] siglip attention {precision}", to_host(attention(x_dev))[:, 0], layer.self_attn(x),
             min_pcc=BLOCK_PCC[precision])
     mlp = SiglipMLP(runtime, scoped(weights, "mlp."), Precision(precision))
-    compare(f"[{runtime.mode}] siglip mlp {precision}", to_host(mlp(x_dev))[:, 0], layer.mlp(x),
+    compare(f"[{runtime.label}] siglip mlp {precision}", to_host(mlp(x_dev))[:, 0], layer.mlp(x),
             min_pcc=BLOCK_PCC[precision])
 
 
@@ -90,7 +90,7 @@ def test_decoder_attention_mlp_and_block(runtime, family, precision):
     h_dev = upload(runtime, h[:, None], ttnn.bfloat16)
     tq, tk, tv, tgate = tt_layer.project(h_dev, rope)
     tt_attn = tt_layer.attend(tq, tk, tv, upload_mask(runtime, mask))
-    label = f"[{runtime.mode}] {family} {precision}"
+    label = f"[{runtime.label}] {family} {precision}"
     compare(f"{label} attention", to_host(tt_layer.o_proj(tt_attn))[:, 0][pad], expected_attention[pad],
             min_pcc=BLOCK_PCC[precision])
     compare(f"{label} mlp", to_host(tt_layer.mlp(h_dev))[:, 0], layer.mlp(h), min_pcc=BLOCK_PCC[precision])
@@ -110,10 +110,10 @@ def test_suffix_embeddings(runtime, preset, precision):
     plan = tt.suffix.prepare([0.7], state, BATCH)
     x = ttnn.typecast(tt.upload_actions(x_t), ttnn.bfloat16)
     actual = tt.suffix.layout.logical_rows(to_host(tt.suffix.embed(x, plan, 0))[:, 0])
-    compare(f"[{runtime.mode}] {preset} suffix embeddings {precision}", actual, expected,
+    compare(f"[{runtime.label}] {preset} suffix embeddings {precision}", actual, expected,
             min_pcc=BLOCK_PCC[precision])
     if cond is not None:
-        compare(f"[{runtime.mode}] {preset} time condition {precision}",
+        compare(f"[{runtime.label}] {preset} time condition {precision}",
                 to_host(plan.step_conditions[0])[0, 0].expand_as(cond), cond, min_pcc=BLOCK_PCC[precision])
 
 
@@ -145,5 +145,5 @@ def test_one_shared_attention_layer(runtime, preset, precision):
     tt_suffix = tt.suffix.embed(ttnn.typecast(tt.upload_actions(x_t), ttnn.bfloat16), plan, 0)
     hidden = tt_dual.run_suffix(tt.expert, tt_suffix, cache, suffix_rope, suffix_mask,
                                 modulations[0] if modulations else None)
-    compare(f"[{runtime.mode}] {preset} shared-attention layer {precision}",
+    compare(f"[{runtime.label}] {preset} shared-attention layer {precision}",
             tt.suffix.layout.logical_rows(to_host(hidden)[:, 0]), expected, min_pcc=BLOCK_PCC[precision])

@@ -12,9 +12,9 @@ from models.checkpoint import write_checkpoint
 from reference.random_init import random_policy
 from tests.checkpoint_files import observation
 from tests.metrics import compare
+from tests.tt.tensors import END_TO_END_PCC
 
 HEAD_DIM = 80
-END_TO_END_PCC = 0.99  # bfloat8_b weights, as tests/tt/test_tt_parity.py
 
 
 @torch.no_grad()
@@ -28,8 +28,9 @@ def test_lerobot_checkpoint_with_head_dim_80_runs_on_tt(runtime, tmp_path):
     tt = load_policy(checkpoint, backend="tt", tt_cache_dir=None)
     obs = observation(with_state=True)
     noise = torch.randn(obs.batch_size, 50, 32)
-    compare(f"[{runtime.mode}] pi0 head_dim {HEAD_DIM} from a lerobot checkpoint, sample_actions bfp8",
-            tt.sample_actions(obs, noise=noise), reference.sample_actions(obs, noise=noise), min_pcc=END_TO_END_PCC)
+    compare(f"[{runtime.label}] pi0 head_dim {HEAD_DIM} from a lerobot checkpoint, sample_actions bfp8",
+            tt.sample_actions(obs, noise=noise), reference.sample_actions(obs, noise=noise),
+            min_pcc=END_TO_END_PCC["bfp8"])
 
 
 def test_weights_that_do_not_fit_the_device_are_refused_at_load(runtime, monkeypatch):

@@ -16,7 +16,7 @@ from models import Observation, get_preset
 from models.masks import attention_mask_2d, prefix_positions
 from reference.random_init import random_policy
 from tests.metrics import compare
-from tests.tt.tensors import BLOCK_PCC, to_host
+from tests.tt.tensors import BLOCK_PCC, END_TO_END_PCC, STEP_PCC, to_host
 from tt.attention import Rope, upload_mask
 from tt.common import scoped, upload
 from tt.decoder import Decoder
@@ -26,9 +26,7 @@ from tt.precision import Precision
 from tt.projector import Projector
 from tt.siglip import SiglipEncoderLayer, SiglipVisionTower
 
-STEP_PCC = 0.995
 PADDED_TOWER_MAX_ABS = 0.1  # bf16 tower at 378 / 384 px: 0.055 here, 0.154 when the padding rows are not masked
-END_TO_END_PCC = {"bf16": 0.995, "bfp8": 0.99}
 PRESETS = ("pi0-tiny", "pi05-tiny", "pi0-qwen3-tiny")
 BATCH, TOKENS = 2, 37
 
@@ -57,13 +55,13 @@ def test_siglip_block_and_tower(runtime, references, precision):
     weights = ref.state_dict()
     cfg = get_preset("pi0-tiny").vision
     tower = SiglipVisionTower(runtime, cfg, weights, Precision(precision))
-    compare(f"[{runtime.mode}] siglip tower {precision}", to_host(tower(pixels))[:, 0], ref(pixels),
+    compare(f"[{runtime.label}] siglip tower {precision}", to_host(tower(pixels))[:, 0], ref(pixels),
             min_pcc=BLOCK_PCC[precision])
 
     x = ref.embeddings(pixels)
     layer = SiglipEncoderLayer(runtime, cfg, scoped(weights, "encoder.layers.0."), Precision(precision))
     actual = to_host(layer(upload(runtime, x[:, None], ttnn.bfloat16)))[:, 0]
-    compare(f"[{runtime.mode}] siglip block {precision}", actual, ref.encoder.layers[0](x),
+    compare(f"[{runtime.label}] siglip block {precision}", actual, ref.encoder.layers[0](x),
             min_pcc=BLOCK_PCC[precision])
 
 
@@ -78,7 +76,7 @@ def test_siglip_tower_with_tokens_padded_to_tiles(runtime, references, image_siz
     actual = to_host(tower(pixels))[:, 0]
     assert actual.shape[1] == tower.rows == 736
     # PCC alone barely moves when padding rows leak into attention; the largest difference triples
-    compare(f"[{runtime.mode}] siglip tower {image_size} px bf16", actual[:, :cfg.num_tokens], ref(pixels),
+    compare(f"[{runtime.label}] siglip tower {image_size} px bf16", actual[:, :cfg.num_tokens], ref(pixels),
             min_pcc=BLOCK_PCC["bf16"], max_abs=PADDED_TOWER_MAX_ABS)
 
 
@@ -89,7 +87,7 @@ def test_projector(runtime, references, precision):
     x = torch.randn(BATCH, 256, ref.linear.in_features)
     tt = Projector(runtime, ref.state_dict(), Precision(precision))
     actual = to_host(tt(upload(runtime, x[:, None], ttnn.bfloat16)))[:, 0]
-    compare(f"[{runtime.mode}] projector {precision}", actual, ref(x), min_pcc=BLOCK_PCC[precision])
+    compare(f"[{runtime.label}] projector {precision}", actual, ref(x), min_pcc=BLOCK_PCC[precision])
 
 
 @pytest.mark.parametrize("preset", ["pi0-tiny", "pi0-qwen3-tiny"])
@@ -108,7 +106,7 @@ def test_decoder_stack(runtime, references, preset, precision):
     tt = Decoder(runtime, cfg, ref.state_dict(), Precision(precision))
     rope = Rope.upload(runtime, positions, cfg.rope_theta, tt.rotation)
     actual = to_host(tt(upload(runtime, h[:, None], ttnn.bfloat16), rope, upload_mask(runtime, mask)))[:, 0]
-    compare(f"[{runtime.mode}] {preset} decoder {precision}", actual[pad], expected[pad],
+    compare(f"[{runtime.label}] {preset} decoder {precision}", actual[pad], expected[pad],
             min_pcc=BLOCK_PCC[precision])
 
 
@@ -122,7 +120,7 @@ def test_prefix_and_one_denoising_step(runtime, references, preset):
     ref_prefix, tt_prefix = ref.embed_prefix(obs), tt.embed_prefix(obs)
     p = ref_prefix.pad.shape[1]
     assert torch.equal(tt_prefix.pad[:, :p], ref_prefix.pad) and not tt_prefix.pad[:, p:].any()
-    compare(f"[{runtime.mode}] {preset} prefix embeddings bfp8", to_host(tt_prefix.embs)[:, 0, :p][ref_prefix.pad],
+    compare(f"[{runtime.label}] {preset} prefix embeddings bfp8", to_host(tt_prefix.embs)[:, 0, :p][ref_prefix.pad],
             ref_prefix.embs[ref_prefix.pad], min_pcc=BLOCK_PCC["bfp8"])
 
     gen = torch.Generator().manual_seed(3)
@@ -131,7 +129,7 @@ def test_prefix_and_one_denoising_step(runtime, references, preset):
     state = ref.padded_state(obs)
     expected = ref.velocity(x_t, t, ref.fill_prefix_cache(ref_prefix), state)
     actual = tt.velocity(x_t, t, tt.fill_prefix_cache(tt_prefix), state)
-    compare(f"[{runtime.mode}] {preset} velocity at t=0.6 bfp8", actual, expected, min_pcc=STEP_PCC)
+    compare(f"[{runtime.label}] {preset} velocity at t=0.6 bfp8", actual, expected, min_pcc=STEP_PCC)
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -145,11 +143,11 @@ def test_sample_actions_end_to_end(runtime, references, preset, precision):
     expected = ref.sample_actions(obs, noise=noise)
     with runtime.recording() as log:
         actual = tt.sample_actions(obs, noise=noise)
-    compare(f"[{runtime.mode}] {preset} sample_actions {precision}", actual, expected,
+    compare(f"[{runtime.label}] {preset} sample_actions {precision}", actual, expected,
             min_pcc=END_TO_END_PCC[precision])
     transfers = log.count(kind="to_device", section="denoise") + log.count(kind="from_device", section="denoise")
     denoise_ops = log.count(kind="op", section="denoise")
-    print(f"[{runtime.mode}] {preset} {precision}: {denoise_ops} device ops in the denoising loop "
+    print(f"[{runtime.label}] {preset} {precision}: {denoise_ops} device ops in the denoising loop "
           f"({denoise_ops // ref.config.sampler.num_steps} per step), {transfers} transfers")
     assert transfers == 0, "host<->device transfers inside the denoising loop"
     assert log.count(op="embedding", section="denoise") == 0, "the prefix must not run inside the loop"

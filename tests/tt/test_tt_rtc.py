@@ -49,8 +49,8 @@ def test_pullback_through_the_expert_matches_autograd(runtime, pairs, preset):
     expected_v, expected_pullback = velocity_and_pullback(lambda x: ref.velocity(x, t, ref_cache, state), x_t)
     expected = expected_pullback(cotangent)
     actual_v, actual_pullback = tt.velocity_and_pullback(x_t, t, tt.fill_prefix_cache(tt.embed_prefix(obs)), state)
-    compare(f"[{runtime.mode}] {preset} taped velocity {PRECISION}", actual_v, expected_v, min_pcc=STEP_PCC)
-    compare(f"[{runtime.mode}] {preset} (dv/dx)^T e {PRECISION}", actual_pullback(cotangent), expected,
+    compare(f"[{runtime.label}] {preset} taped velocity {PRECISION}", actual_v, expected_v, min_pcc=STEP_PCC)
+    compare(f"[{runtime.label}] {preset} (dv/dx)^T e {PRECISION}", actual_pullback(cotangent), expected,
             min_pcc=VJP_PCC)
     assert pcc(expected, cotangent) < NOT_THE_COTANGENT_PCC
 
@@ -80,9 +80,9 @@ def test_rtc_sample_actions_end_to_end(runtime, pairs, preset):
     with runtime.recording() as log:
         actual = tt.sample_actions(obs, noise=noise, num_steps=STEPS, rtc=rtc)
     mode = "through the network" if differentiate else "velocity held"
-    compare(f"[{runtime.mode}] {preset} RTC {schedule} ({mode}) sample_actions {PRECISION}", actual, expected,
+    compare(f"[{runtime.label}] {preset} RTC {schedule} ({mode}) sample_actions {PRECISION}", actual, expected,
             min_pcc=END_TO_END_PCC[PRECISION])
     transfers = log.count(kind="to_device", section="denoise") + log.count(kind="from_device", section="denoise")
-    print(f"[{runtime.mode}] {preset} RTC: {log.count(kind='op', section='denoise')} device ops in the "
+    print(f"[{runtime.label}] {preset} RTC: {log.count(kind='op', section='denoise')} device ops in the "
           f"denoising loop, {transfers} transfers")
     assert transfers == 0, "host<->device transfers inside the denoising loop"

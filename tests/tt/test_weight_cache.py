@@ -51,7 +51,7 @@ def test_second_load_reads_the_cache(runtime, tmp_path, monkeypatch):
     with runtime.recording() as log:
         second = load_policy(checkpoint, backend="tt", tt_cache_dir=cache_dir)
     conversions = log.count(op="from_torch")
-    print(f"[{runtime.mode}] cached load: {len(entries)} entries, {conversions} from_torch calls, "
+    print(f"[{runtime.label}] cached load: {len(entries)} entries, {conversions} from_torch calls, "
           f"{len(fusions)} QKV fusions")
     assert conversions == 0, "a cached load must not convert weights again"
     assert not fusions, "a cached load must not prepare weights again"

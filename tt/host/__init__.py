@@ -6,5 +6,6 @@
 - resources: the circular buffers each op's program would allocate per core, against the L1 budget;
 - memory: buffer sizes in DRAM and L1, and the live buffers of a dry run;
 - goldens, executor: computing an op on host values (Tenstorrent's golden functions), or on shapes alone;
+- numerics: what the Tensix hardware computes for an op ("device" numerics), beside the golden ("exact");
 - meta: the shape-only tensors of the dry run (tt.dry_run).
 """

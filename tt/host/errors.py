@@ -20,3 +20,7 @@ class BindingError(DeviceRefusal, TypeError):
 
 class RuleViolation(DeviceRefusal, ValueError):
     """A dtype, layout, shape or resource rule of the device op is broken."""
+
+
+class NumericsNotModelled(NotImplementedError):
+    """Device numerics (tt.host.numerics) have no model for this call's configuration; the message says what."""

@@ -11,9 +11,10 @@ Per call it does what the device path would check first, then computes:
    rounding to bfloat16 / bfloat8_b and the TILE padding are ttnn's own code, in a tt.host.HostTensor on the
    call's device (or a shape-only one).
 
-Known gaps: goldens compute in float32 on the host, so math fidelity (LoFi/HiFi2/HiFi4), fp32_dest_acc_en,
-approximate modes and accumulation order are not modelled; preallocated output tensors are refused. Results are an
-upper bound on device PCC.
+Step 3 depends on the numerics the call runs with (tt.host.numerics): "exact" runs the golden in float32, so its
+results are an upper bound on device PCC; "device" computes what the hardware computes (math fidelity, Dst
+accumulation, packer rounding, SFPU approximations) and hands step 4 values it stores exactly. Preallocated output
+tensors are refused.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 import torch
 import ttnn
 
+from tt.host import numerics as host_numerics
 from tt.host.binding import UNKNOWN_DEFAULT, BoundCall, bind
 from tt.host.device import DeviceSpec
 from tt.host.errors import RuleViolation
@@ -190,12 +192,13 @@ def _device_of(args, kwargs):
     return next((t.device_ for t in tensors_in((args, tuple(kwargs.values()))) if isinstance(t, HostTensor)), None)
 
 
-def execute(op, args, kwargs, spec: DeviceSpec) -> tuple[object, Usage]:
-    """Run one op call on the host path, as the device `spec` would: bind, check, golden, back to a tensor. On a
-    shape-only device, or while the device captures a trace, only shapes flow."""
+def execute(op, args, kwargs, spec: DeviceSpec, numerics: str = "exact") -> tuple[object, Usage]:
+    """Run one op call on the host path, as the device `spec` would: bind, check, compute with `numerics` ("exact"
+    or "device"), back to a tensor. On a shape-only device, or while the device captures a trace, only shapes flow
+    (numerics do not apply)."""
     device = _device_of(args, kwargs)
     if device is None or not (device.shapes_only or device.traces.capturing is not None):
-        return _execute(op, args, kwargs, spec, device)
+        return _execute(op, args, kwargs, spec, device, numerics=numerics)
     l1_tensors = device.memory.l1_per_core
     key = (op.python_fully_qualified_name, spec.name, l1_tensors, _key(args), _key(kwargs))
     if key not in _shape_only_results:
@@ -209,7 +212,8 @@ def execute(op, args, kwargs, spec: DeviceSpec) -> tuple[object, Usage]:
     return result, usage
 
 
-def _execute(op, args, kwargs, spec: DeviceSpec, device, shapes_only: bool = False) -> tuple[object, Usage]:
+def _execute(op, args, kwargs, spec: DeviceSpec, device, shapes_only: bool = False,
+             numerics: str = "exact") -> tuple[object, Usage]:
     call = bind(op, args, kwargs)
     given_outputs = [n for n in OUTPUT_TENSOR_KWARGS if any(True for _ in tensors_in(call.arguments.get(n)))]
     if given_outputs:
@@ -224,7 +228,10 @@ def _execute(op, args, kwargs, spec: DeviceSpec, device, shapes_only: bool = Fal
         raise NotImplementedError(f"{call.op}: no golden function, so the host path cannot run it "
                                   "(add one to tt/host/goldens.py, following the op's docstring)")
     like, dtype, layout = _output_spec(call)
-    output = _call_golden(golden, call, shapes_only)
+    if numerics == "device" and not shapes_only:
+        output = host_numerics.compute(call, lambda: _call_golden(golden, call), dtype)
+    else:
+        output = _call_golden(golden, call, shapes_only)
     in_place = IN_PLACE.get(call.op)
     if in_place:
         target = call.arguments[in_place]

@@ -27,7 +27,7 @@ host_only = pytest.mark.skipif(HAS_CARD, reason="checks the host stand-in; this 
 
 @pytest.fixture(autouse=True)
 def _report_mode(runtime, request):
-    print(f"\n[tt] {request.node.name}: {runtime.mode} mode")
+    print(f"\n[tt] {request.node.name}: {runtime.label}")
 
 
 def up(runtime, t, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT):
@@ -116,7 +116,7 @@ def test_linear_with_bias_program_and_kernel_configs(runtime, variant):
 
 def test_matmul_batched_with_output_dtype(runtime):
     a, b = torch.randn(1, 2, 64, 32), torch.randn(1, 2, 32, 64)
-    y = ttnn.matmul(up(runtime, a), up(runtime, b), dtype=ttnn.bfloat8_b)
+    y = ttnn.matmul(up(runtime, a), up(runtime, b), dtype=ttnn.bfloat8_b, compute_kernel_config=matmul_kernel())
     assert y.dtype == ttnn.bfloat8_b
     compare("matmul", to_host(y), a @ b, min_pcc=BFP8_PCC)
 
@@ -176,7 +176,7 @@ def test_norms(runtime, gamma_layout):
     xr = bf16(a)
     compare("rms_norm", to_host(rms), xr * torch.rsqrt(xr.pow(2).mean(-1, keepdim=True) + eps) * bf16(gamma),
             min_pcc=BF16_PCC)
-    ln = ttnn.layer_norm(x, weight=w, bias=b, epsilon=eps)
+    ln = ttnn.layer_norm(x, weight=w, bias=b, epsilon=eps, compute_kernel_config=matmul_kernel())
     compare("layer_norm", to_host(ln), F.layer_norm(xr, (d,), bf16(gamma), bf16(beta), eps), min_pcc=BF16_PCC)
 
 
@@ -373,7 +373,7 @@ def test_op_log_records_ops_transfers_and_sections(runtime):
         with runtime.section("block"):
             x, w = up(runtime, torch.randn(1, 1, 32, 64)), up(runtime, torch.randn(64, 32))
             with runtime.section("matmul"):
-                y = ttnn.linear(x, w, memory_config=ttnn.DRAM_MEMORY_CONFIG)
+                y = ttnn.linear(x, w, memory_config=ttnn.DRAM_MEMORY_CONFIG, compute_kernel_config=matmul_kernel())
             ttnn.to_torch(y)
         ttnn.add(x, 1.0)
     backend = "device" if runtime.mode == "device" else "host"
@@ -383,7 +383,8 @@ def test_op_log_records_ops_transfers_and_sections(runtime):
     assert log.count(op="linear") == log.count(op="ttnn.linear") == 1 and log.count(op="add", section="block") == 0
     record = next(e for e in log.entries if e.op == "ttnn.linear")
     assert record.kind == "op" and record.backend == backend and record.sections == ("block", "matmul")
-    assert record.inputs[0].startswith("BFLOAT16/TILE[1, 1, 32, 64]") and record.kwargs == ("memory_config",)
+    assert record.inputs[0].startswith("BFLOAT16/TILE[1, 1, 32, 64]")
+    assert record.kwargs == ("memory_config", "compute_kernel_config")
     assert record.call_site.startswith("tests/tt/host/test_executor.py:")
     ttnn.add(x, 1.0)
     assert len(log) == 5, "nothing is recorded once the recording has ended"
