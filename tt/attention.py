@@ -18,12 +18,13 @@ from models.prepare import TILE, rotate_half_matrix, tile_padded
 from models.masks import additive_mask
 from models.positional import rope_tables
 from tt.common import rows, upload, upload_weight
-from tt.host.device import spec_of
+from tt.host.device import DeviceSpec, spec_of
 from tt.host.memory import TILE_BYTES
 from tt.host.resources.attention import SdpaShape
-from tt.host.resources.matmul import MatmulOperands
+from tt.host.resources.matmul import MatmulGeometry, MatmulOperands
+from tt.host.timing import matmul_kernel_ns, streamed_ns
 from tt.ops import ttnn
-from tt.precision import ROTATION_KERNEL
+from tt.precision import ROPE_KERNEL, ROTATION_KERNEL
 from tt.program_configs import SdpaCall, matmul_config, sdpa_config
 
 
@@ -44,20 +45,31 @@ class Rotation:
     def padded(self) -> int:
         return self.matrix.shape[-1]
 
+    @property
+    def fusable(self) -> bool:
+        """Whether ttnn's fused rotary embedding (split-half over the whole head) applies: no padding lanes, and a
+        head of one tile or of a multiple of two tiles (its 0.81.1 validation)."""
+        return self.head_dim == self.padded and (self.padded == TILE or self.padded % (2 * TILE) == 0)
+
 
 @dataclass
 class Rope:
-    """cos, sin [B, 1, S, D] (zero on padding lanes) and the decoder's Rotation, on the device."""
+    """cos, sin [B, 1, S, D] (zero on padding lanes) and the decoder's Rotation, on the device. When every batch
+    row has the same positions the tables are [1, 1, S, D], and a fusable rotation runs as ttnn's one fused rotary
+    embedding op; otherwise as a rotate-half matmul, two multiplies and an add."""
 
     cos: object
     sin: object
     rotation: Rotation
     grid: object
-    l1_budget: int
+    spec: DeviceSpec
 
     @classmethod
     def tables(cls, positions_BS: torch.Tensor, theta: float, rotation: Rotation) -> tuple[torch.Tensor, torch.Tensor]:
-        """Host staging: cos, sin [B, 1, S, D] for these positions, zero on padding lanes."""
+        """Host staging: cos, sin [B, 1, S, D] for these positions, zero on padding lanes; [1, 1, S, D] when every
+        batch row has the same positions."""
+        if bool((positions_BS == positions_BS[:1]).all()):
+            positions_BS = positions_BS[:1]
         cos, sin = rope_tables(positions_BS, rotation.head_dim, theta, torch.float32)
         pad = (0, rotation.padded - rotation.head_dim)
         return torch.nn.functional.pad(cos, pad)[:, None], torch.nn.functional.pad(sin, pad)[:, None]
@@ -65,8 +77,7 @@ class Rope:
     @classmethod
     def on_device(cls, runtime, cos, sin, rotation: Rotation) -> "Rope":
         """From tables already on the device (uploaded from `tables`)."""
-        return cls(cos, sin, rotation, runtime.device.compute_with_storage_grid_size(),
-                   spec_of(runtime.device).l1_budget)
+        return cls(cos, sin, rotation, runtime.device.compute_with_storage_grid_size(), spec_of(runtime.device))
 
     @classmethod
     def upload(cls, runtime, positions_BS: torch.Tensor, theta: float, rotation: Rotation) -> "Rope":
@@ -75,14 +86,34 @@ class Rope:
                              rotation)
 
     def __call__(self, x_BHSD):
-        """x * cos + rotate_half(x) * sin, with rotate_half as a matmul by R (exact at ROTATION_KERNEL's fidelity)."""
-        d = self.rotation.padded
-        operands = MatmulOperands(x_BHSD.dtype, self.rotation.matrix.dtype, x_BHSD.dtype,
-                                  ROTATION_KERNEL.fp32_dest_acc_en, ROTATION_KERNEL.packer_l1_acc)
-        config = matmul_config(rows(x_BHSD), d, d, self.grid, self.l1_budget, operands)
+        """x * cos + rotate_half(x) * sin: fused where the device-time model predicts it faster, else with
+        rotate_half as a matmul by R (exact at ROTATION_KERNEL's fidelity)."""
+        config = self._rotation_config(x_BHSD)
+        if self.rotation.fusable and self.cos.shape[0] == 1 and self._fused_is_faster(x_BHSD, config):
+            return ttnn.experimental.rotary_embedding(x_BHSD, self.cos, self.sin, compute_kernel_config=ROPE_KERNEL)
         rotated = ttnn.matmul(x_BHSD, self.rotation.matrix, program_config=config,
                               compute_kernel_config=ROTATION_KERNEL)
         return ttnn.add(ttnn.multiply(x_BHSD, self.cos), ttnn.multiply(rotated, self.sin))
+
+    def _operands(self, x_BHSD) -> MatmulOperands:
+        return MatmulOperands(x_BHSD.dtype, self.rotation.matrix.dtype, x_BHSD.dtype,
+                              ROTATION_KERNEL.fp32_dest_acc_en, ROTATION_KERNEL.packer_l1_acc)
+
+    def _rotation_config(self, x_BHSD):
+        d = self.rotation.padded
+        return matmul_config(rows(x_BHSD), d, d, self.grid, self.spec.l1_budget, self._operands(x_BHSD))
+
+    def _fused_is_faster(self, x_BHSD, config) -> bool:
+        """The fused op deals out whole head rows (one core per 32 rows of a head), the unfused ops single tiles
+        over the grid: with few rows the fused op leaves most cores idle (tt.host.timing's costs of both)."""
+        tile_rows, width = rows(x_BHSD) // TILE, self.rotation.padded // TILE
+        cores, x_bytes = self.grid.x * self.grid.y, tile_rows * width * TILE_BYTES[x_BHSD.dtype]
+        table_bytes = 2 * math.prod(self.cos.padded_shape) // (TILE * TILE) * TILE_BYTES[self.cos.dtype]
+        fused = streamed_ns(-(-tile_rows // cores) * width, "rope", 2 * x_bytes + table_bytes, self.spec)
+        rotation = matmul_kernel_ns(config, MatmulGeometry(tile_rows, width, width), self._operands(x_BHSD),
+                                    ROTATION_KERNEL.math_fidelity.name, self.spec, True, True)
+        eltwise = 3 * streamed_ns(-(-tile_rows * width // cores), "stream", 3 * x_bytes, self.spec)
+        return fused < rotation + eltwise
 
 
 def sdpa_program(q_BHSD, k_BKSD, mask, kernel, grid, spec):

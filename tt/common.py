@@ -71,11 +71,12 @@ def rows(x) -> int:
 
 
 class Linear:
-    """x @ w (+ b); w given as [in, out] (models.prepare.linear_weight), or a function making it (upload_weight)."""
+    """act(x @ w (+ b)); w given as [in, out] (models.prepare.linear_weight), or a function making it
+    (upload_weight); `activation` (a ttnn.UnaryOpType, or None) is fused into the matmul's program."""
 
     def __init__(self, runtime, weight_IO: HostWeight, bias: HostWeight | None, precision: Precision,
-                 weight_dtype=None):
-        self.precision, self.kernel = precision, precision.matmul_kernel
+                 weight_dtype=None, activation=None):
+        self.precision, self.kernel, self.activation = precision, precision.matmul_kernel, activation
         self.grid = runtime.device.compute_with_storage_grid_size()
         self.l1_budget = spec_of(runtime.device).l1_budget
         self.weight = upload_weight(runtime, weight_IO, weight_dtype or precision.matrix_dtype)
@@ -83,14 +84,24 @@ class Linear:
         self.bias = None if bias is None else upload_weight(runtime, lambda: _made(bias).reshape(1, -1),
                                                             ttnn.bfloat16)
 
-    def program_config(self, x):
+    def program_config(self, x, activation=None, bias=None):
+        bias = self.bias if bias is None else bias
         operands = MatmulOperands(x.dtype, self.weight.dtype, self.precision.activation_dtype,
                                   self.kernel.fp32_dest_acc_en, self.kernel.packer_l1_acc,
-                                  None if self.bias is None else self.bias.dtype)
-        return matmul_config(rows(x), self.k, self.n, self.grid, self.l1_budget, operands)
+                                  None if bias is None else bias.dtype)
+        return matmul_config(rows(x), self.k, self.n, self.grid, self.l1_budget, operands, activation)
 
-    def __call__(self, x):
-        return ttnn.linear(x, self.weight, bias=self.bias, program_config=self.program_config(x),
+    def __call__(self, x, bias=None):
+        """`bias` ([1, 1, 1, n] on the device) in place of the layer's own: a per-call term the matmul adds."""
+        return self._linear(x, self.activation, bias)
+
+    def unactivated(self, x, bias=None):
+        """x @ w (+ b) without the fused activation (a backward pass needs the pre-activation)."""
+        return self._linear(x, None, bias)
+
+    def _linear(self, x, activation, bias):
+        bias = self.bias if bias is None else bias
+        return ttnn.linear(x, self.weight, bias=bias, program_config=self.program_config(x, activation, bias),
                            compute_kernel_config=self.kernel, dtype=self.precision.activation_dtype,
                            memory_config=ttnn.DRAM_MEMORY_CONFIG)
 
@@ -101,15 +112,19 @@ def scoped(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tenso
 
 
 class GatedMLP:
-    """down(act(gate(x)) * up(x)); the family's subclass says what act is."""
+    """down(act(gate(x)) * up(x)), act fused into the gate projection; the family's subclass names act (the fused
+    ttnn.UnaryOpType, and `activate`, the standalone op a backward pass applies to the pre-activation)."""
 
-    def __init__(self, runtime, w: dict, precision: Precision):
-        self.gate_proj = Linear(runtime, linear_weight(w["gate_proj.weight"]), None, precision)
-        self.up_proj = Linear(runtime, linear_weight(w["up_proj.weight"]), None, precision)
-        self.down_proj = Linear(runtime, linear_weight(w["down_proj.weight"]), None, precision)
+    activation = None
 
     def activate(self, gate):
         raise NotImplementedError
 
+    def __init__(self, runtime, w: dict, precision: Precision):
+        self.gate_proj = Linear(runtime, linear_weight(w["gate_proj.weight"]), None, precision,
+                                activation=self.activation)
+        self.up_proj = Linear(runtime, linear_weight(w["up_proj.weight"]), None, precision)
+        self.down_proj = Linear(runtime, linear_weight(w["down_proj.weight"]), None, precision)
+
     def __call__(self, x):
-        return self.down_proj(ttnn.multiply(self.activate(self.gate_proj(x)), self.up_proj(x)))
+        return self.down_proj(ttnn.multiply(self.gate_proj(x), self.up_proj(x)))

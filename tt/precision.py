@@ -19,6 +19,11 @@ PRECISIONS = ("bfp8", "bf16")
 ROTATION_KERNEL = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi3, math_approx_mode=False,
                                                    fp32_dest_acc_en=True, packer_l1_acc=False)
 
+# The fused rotary embedding (ttnn.experimental.rotary_embedding): its op default, HiFi4 with a 16-bit Dst
+# (rotary_embedding.cpp's init_device_compute_kernel_config), given explicitly; bfloat16 products are exact at HiFi4.
+ROPE_KERNEL = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi4, math_approx_mode=False,
+                                               fp32_dest_acc_en=False, packer_l1_acc=False)
+
 
 @dataclass(frozen=True)
 class Precision:

@@ -51,14 +51,16 @@ def _bytes(config, geometry: MatmulGeometry, operands: MatmulOperands) -> int:
     return _bytes_of(matmul_buffers(config, geometry, operands, dram_banks=1))
 
 
-def matmul_config(m: int, k: int, n: int, grid, l1_budget: int, operands: MatmulOperands):
+def matmul_config(m: int, k: int, n: int, grid, l1_budget: int, operands: MatmulOperands, activation=None):
     """2D multicast when the rows fill the grid's height, else 1D multicast of in0 over every core; the largest
-    output block (then K block) whose buffers fit `l1_budget` bytes per core."""
-    return _matmul_config(m, k, n, (grid.x, grid.y), l1_budget, operands)
+    output block (then K block) whose buffers fit `l1_budget` bytes per core. `activation` (a ttnn.UnaryOpType)
+    is fused: applied to each output tile before it is packed."""
+    return _matmul_config(m, k, n, (grid.x, grid.y), l1_budget, operands, activation)
 
 
 @functools.cache
-def _matmul_config(m: int, k: int, n: int, grid_xy: tuple[int, int], l1_budget: int, operands: MatmulOperands):
+def _matmul_config(m: int, k: int, n: int, grid_xy: tuple[int, int], l1_budget: int, operands: MatmulOperands,
+                   activation):
     grid = ttnn.CoreCoord(*grid_xy)
     geometry = MatmulGeometry(tiles(m), tiles(k), tiles(n))
     dest = DEST_TILES_FP32 if operands.fp32_dest_acc_en else DEST_TILES
@@ -73,7 +75,8 @@ def _matmul_config(m: int, k: int, n: int, grid_xy: tuple[int, int], l1_budget: 
         sub_h, sub_w = _subblock(block_h, block_w, dest)
         common = dict(compute_with_storage_grid_size=grid, in0_block_w=in0_block_w, out_subblock_h=sub_h,
                       out_subblock_w=sub_w, out_block_h=block_h, out_block_w=block_w, per_core_M=per_core_m,
-                      per_core_N=per_core_n, fused_activation=None)
+                      per_core_N=per_core_n,
+                      fused_activation=None if activation is None else ttnn.UnaryWithParam(activation))
         if two_d:
             config = ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(transpose_mcast=False, **common)
         else:

@@ -101,7 +101,7 @@ class Pi0Suffix(_Suffix):
         super().__init__(runtime, cfg, width, w, precision)
         self.state_proj = Linear(runtime, linear_weight(w["state_proj.weight"]), w["state_proj.bias"], precision)
         w_action, w_time = split_action_time_mlp_in(w["action_time_mlp_in.weight"], width)
-        self.mlp_in_action = Linear(runtime, w_action, None, precision)
+        self.mlp_in_action = Linear(runtime, w_action, None, precision, activation=ttnn.UnaryOpType.SILU)
         self.mlp_in_time = Linear(runtime, w_time, w["action_time_mlp_in.bias"], precision)
         self.mlp_out = Linear(runtime, linear_weight(w["action_time_mlp_out.weight"]),
                               w["action_time_mlp_out.bias"], precision)
@@ -128,8 +128,8 @@ class Pi0Suffix(_Suffix):
         return SuffixPlan(self.conditions(times), self.state_rows(state))
 
     def embed(self, x_t_B1RA, plan: SuffixPlan, step: int):
-        fused = ttnn.add(self.mlp_in_action(self.action_in_proj(x_t_B1RA)), plan.step_conditions[step])
-        fused = self.mlp_out(ttnn.silu(fused))
+        """The step's time condition is the bias of the action half of action_time_mlp_in, its silu fused."""
+        fused = self.mlp_out(self.mlp_in_action(self.action_in_proj(x_t_B1RA), bias=plan.step_conditions[step]))
         return ttnn.add(ttnn.multiply(fused, self.action_rows), plan.state_rows)
 
 

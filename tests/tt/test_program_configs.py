@@ -18,8 +18,8 @@ def test_matmul_config_at_every_full_size_shape(full_size, device):
     spec = DEVICES[device]
     grid = ttnn.CoreCoord(*spec.grid)
     assert len(full_size.matmul_shapes) > 50
-    for m, k, n, operands in sorted(full_size.matmul_shapes, key=str):
-        cfg = matmul_config(m, k, n, grid, spec.l1_budget, operands)
+    for m, k, n, operands, activation in sorted(full_size.matmul_shapes, key=str):
+        cfg = matmul_config(m, k, n, grid, spec.l1_budget, operands, activation)
         geometry = MatmulGeometry(tiles(m), tiles(k), tiles(n))
         label = f"{device} [{m}, {k}] @ [{k}, {n}]"
         assert geometry.kt % cfg.in0_block_w == 0, label
@@ -40,9 +40,10 @@ def test_matmul_config_at_every_full_size_shape(full_size, device):
 def test_a_smaller_budget_gets_smaller_blocks(full_size):
     """The gate/up projection of the pi0 VLM (3 cameras): the full budget takes larger output blocks than a third
     of it, and both fit what they were given."""
-    m, k, n, operands = max((s for s in full_size.matmul_shapes if s[1:3] == (2048, 16384)), key=lambda s: s[0])
+    m, k, n, operands, activation = max((s for s in full_size.matmul_shapes if s[1:3] == (2048, 16384)),
+                                        key=lambda s: s[0])
     grid, budget = ttnn.CoreCoord(8, 8), DEVICES["n150"].l1_budget
-    large, small = (matmul_config(m, k, n, grid, b, operands) for b in (budget, budget // 3))
+    large, small = (matmul_config(m, k, n, grid, b, operands, activation) for b in (budget, budget // 3))
     assert small.out_block_h * small.out_block_w < large.out_block_h * large.out_block_w
 
 

@@ -67,7 +67,22 @@ def layer_norm(input_tensor, *, weight=None, bias=None, **kwargs):
     return ttnn.layer_norm.golden_function(input_tensor, weight=weight, bias=bias, **kwargs)
 
 
+def rotary_embedding(input_tensor, cos_cache, sin_cache, token_index=None, **_):
+    """The shipped golden reads one cache row (token_index); the prefill form (None) rotates every row s of the
+    input with cache row s: x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x2, x1) (the kernel's split-half)."""
+    if token_index is not None:
+        return ttnn.experimental.rotary_embedding.golden_function(input_tensor, cos_cache, sin_cache, token_index)
+    rows = input_tensor.shape[-2]
+    return input_tensor * cos_cache[..., :rows, :] + rotate_half(input_tensor) * sin_cache[..., :rows, :]
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
 PROJECT_GOLDENS = {
+    "ttnn.experimental.rotary_embedding": rotary_embedding,
     "ttnn.experimental.nlp_create_qkv_heads": nlp_create_qkv_heads,
     "ttnn.experimental.nlp_concat_heads": nlp_concat_heads,
     "ttnn.layer_norm": layer_norm,

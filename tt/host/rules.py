@@ -63,6 +63,9 @@ RULES = {
     "ttnn.transformer.scaled_dot_product_attention": (
         Rule(("input_tensor_q", "input_tensor_k", "input_tensor_v", "attn_mask"), (TILE_LAYOUT,), (BF16, BFP8, BFP4),
              "sdpa device op validation"),),
+    "ttnn.experimental.rotary_embedding": (
+        Rule(("input_tensor", "cos_cache", "sin_cache"), (TILE_LAYOUT,), (BF16, F32, BFP8),
+             "Inputs to rotary embedding must be tilized"),),
 }
 
 
@@ -276,7 +279,28 @@ def _check_embedding(call: BoundCall, spec: DeviceSpec) -> None:
         _reject(call, "dtype", "can only typecast output embeddings when producing TILE_LAYOUT output")
 
 
+def _check_rotary(call: BoundCall, spec: DeviceSpec) -> None:
+    """rotary_embedding.cpp and its device operation's validate (0.81.1 messages)."""
+    x, cos, sin = (call.tensor(n) for n in ("input_tensor", "cos_cache", "sin_cache"))
+    width = list(x.padded_shape)[-1]
+    if width != 32 and width % 64:
+        _reject(call, "input_tensor", f"Input X dimension ({width}) must be either 32 (single tile) or divisible by 64")
+    if list(cos.padded_shape) != list(sin.padded_shape) or cos.dtype != sin.dtype:
+        _reject(call, "sin_cache", "Cos and Sin dims and dtypes must match")
+    c = list(cos.padded_shape)
+    if c[0] != 1 or c[1] != 1 or c[-1] != width:
+        _reject(call, "cos_cache", f"Cosine cache dimensions must match input dimensions. Expected (1, 1, {width}), "
+                                   f"but got {c}")
+    if call.arguments.get("token_index") is None and c[-2] < list(x.padded_shape)[-2]:
+        _reject(call, "cos_cache", f"Cosine cache dimensions must cover the sequence length. Sequence length: "
+                                   f"{list(x.padded_shape)[-2]}, Cos cache dimension: {c[-2]}.")
+    for name in ("input_tensor", "cos_cache", "sin_cache"):
+        if call.tensor(name).memory_config().is_sharded():
+            _reject(call, name, "sharded rotary embedding operands are not modelled on the host path")
+
+
 _SHAPE_CHECKS = {
+    "ttnn.experimental.rotary_embedding": _check_rotary,
     "ttnn.linear": _check_matmul,
     "ttnn.matmul": _check_matmul,
     "ttnn.transformer.scaled_dot_product_attention": _check_sdpa,

@@ -75,9 +75,14 @@ class ArchConstants:
 # Per-tile costs: (kernel time - start) / tiles on the busiest core, from the captures: BinaryNg 32 x 4H,
 # Unary (gelu) 32 x 4H, LayerNorm 32 x H on one core; "stream" (copies: typecast, concat, slice, heads, embedding)
 # takes the binary figure.
-WORMHOLE = ArchConstants(267 / 288, 155 / 288, 250 / 288, 2803.0, {"stream": 2061.0, "sfpu": 3540.0, "norm": 1266.0},
+# The fused rotary embedding ("rope") has no published time. Binary ops, which move 3 tiles per output tile (two in,
+# one out), are taken as bound by tile movement, and the rotary kernel moves 5 (x twice, cos, sin, the output).
+ROPE_TILES_MOVED = 5 / 3
+WORMHOLE = ArchConstants(267 / 288, 155 / 288, 250 / 288, 2803.0,
+                         {"stream": 2061.0, "sfpu": 3540.0, "norm": 1266.0, "rope": ROPE_TILES_MOVED * 2061.0},
                          100_108.0, 2851.0)
-BLACKHOLE = ArchConstants(500 / 512, 155 / 288, 474 / 512, 1644.0, {"stream": 710.0, "sfpu": 1620.0, "norm": 732.0},
+BLACKHOLE = ArchConstants(500 / 512, 155 / 288, 474 / 512, 1644.0,
+                          {"stream": 710.0, "sfpu": 1620.0, "norm": 732.0, "rope": ROPE_TILES_MOVED * 710.0},
                           46_816.0, 1465.0)
 
 
@@ -186,24 +191,37 @@ def _matmul(call, spec: DeviceSpec, program: Program) -> OpCost:
     minimal = _bytes(a) + _bytes(b) + g.total_mt * g.nt * TILE_BYTES[ops.out_dtype] * (not ops.out_sharded)
     floor = _floor_ns(flops, fidelity, program.work.busy_cores, minimal, spec)
     kernel = matmul_kernel_ns(config, g, ops, fidelity, spec, _bytes(a) > 0, not ops.out_sharded)
+    if getattr(config, "fused_activation", None) is not None:
+        kernel += activation_ns(config.per_core_M * config.per_core_N, spec)
     return OpCost(max(kernel, floor), floor, flops, minimal, fidelity, True)
 
 
-def _streamed(call, spec: DeviceSpec, program: Program, op_class: str, out_bytes: int) -> OpCost:
+def activation_ns(output_tiles_per_core: int, spec: DeviceSpec) -> float:
+    """A fused activation's SFPU pass over a core's output tiles: what a standalone unary op costs per tile beyond
+    moving it (the "sfpu" class less the "stream" class); uncalibrated."""
+    arch = arch_constants(spec)
+    return output_tiles_per_core * (arch.tile_ns["sfpu"] - arch.tile_ns["stream"])
+
+
+def streamed_ns(tiles_on_busiest_core: int, op_class: str, nbytes: float, spec: DeviceSpec) -> float:
     """An uncalibrated op that streams tiles: start-up, then its busiest core's tiles at the class's per-tile cost or
     its DRAM traffic at the sustained bandwidth, whichever is longer."""
     arch = arch_constants(spec)
+    return arch.start_ns + max(tiles_on_busiest_core * arch.tile_ns[op_class], _dram_time_ns(nbytes, spec))
+
+
+def _streamed(call, spec: DeviceSpec, program: Program, op_class: str, out_bytes: int) -> OpCost:
     # an embedding reads only the table rows it gathers: as many bytes as it writes
     nbytes = (2 * out_bytes if program.name == "embedding" else sum(_bytes(t) for t in _tensors(call)) + out_bytes)
-    compute_ns = program.work.units_per_core * arch.tile_ns[op_class] * _tiles_per_unit(call, program)
+    kernel = streamed_ns(program.work.units_per_core * _tiles_per_unit(call, program), op_class, nbytes, spec)
     floor = _floor_ns(0.0, None, program.work.busy_cores, nbytes, spec)
-    return OpCost(max(arch.start_ns + max(compute_ns, _dram_time_ns(nbytes, spec)), floor), floor, 0.0, nbytes,
-                  None, False)
+    return OpCost(max(kernel, floor), floor, 0.0, nbytes, None, False)
 
 
 def _tiles_per_unit(call, program: Program) -> int:
-    """Tiles in one work unit: norms deal out rows of tiles (a row is the width in tiles), the rest single tiles."""
-    if program.name != "norm":
+    """Tiles in one work unit: norms and the rotary embedding deal out rows of tiles (a row is the width in tiles),
+    the rest single tiles."""
+    if program.name not in ("norm", "rope"):
         return 1
     return list(call.tensor("input_tensor").padded_shape)[-1] // 32
 
@@ -247,7 +265,7 @@ def _sdpa(call, spec: DeviceSpec, program: Program) -> OpCost:
 
 _CLASSES = {"binary": "stream", "mask prescale": "stream", "typecast": "stream", "concat": "stream",
             "slice": "stream", "split": "stream", "embedding": "stream", "create_qkv_heads": "stream",
-            "concat_heads": "stream", "unary": "sfpu", "norm": "norm"}
+            "concat_heads": "stream", "unary": "sfpu", "norm": "norm", "rope": "rope"}
 
 
 def op_cost(call, spec: DeviceSpec, programs: tuple[Program, ...] | None, outputs) -> OpCost | None:

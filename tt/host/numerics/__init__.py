@@ -33,6 +33,7 @@ DEVICE_OPS: dict[str, Callable] = {
     "ttnn.multiply": eltwise.binary,
     "ttnn.gelu": eltwise.gelu,
     "ttnn.silu": eltwise.silu,
+    "ttnn.experimental.rotary_embedding": eltwise.rotary_embedding,
 }
 # Ops whose device result equals the golden's: data movement, and typecast, whose SFPU FP32 -> BF16 rounds to
 # nearest even in software (ckernel_sfpu_typecast.h) and which rounds block-float outputs once (tt-metal#52155).

@@ -8,6 +8,9 @@
   bfloat16(v), tenstorrent/tt-metal#44810). ELWMUL runs every fidelity phase of HiFi4, the element-wise default
   before tt-metal#40089, which changed it only where FP32 accumulation is on.
 - gelu / silu: the SFPU kernels of sfpu.py, with an FP32 Dst when the input is FP32.
+- rotary_embedding (prefill): the kernel negates half of the rotated input's tiles by a scalar multiply (exact),
+  then multiplies x by cos and the rotated input by sin, each product packed into a buffer of the table's dtype,
+  and adds the two into the output (rotary_embedding.cpp of the 0.81.1 wheel), at the call's fidelity and Dst.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import ttnn
 from tt.host.errors import NumericsNotModelled
 from tt.host.numerics import fpu, sfpu
 from tt.host.numerics.formats import BF16_MANTISSA, to_bf16_even, to_fp32, unpacked, unpacked_bits
-from tt.host.numerics.kernel import is_fp32, pack, values
+from tt.host.numerics.kernel import ComputeConfig, is_fp32, pack, values
 
 ELTWISE_PHASES = fpu.PHASES["HiFi4"]
 _FUSED = ("activations", "input_tensor_a_activations", "input_tensor_b_activations")
@@ -64,3 +67,21 @@ def gelu(call, dtype) -> torch.Tensor:
 def silu(call, dtype) -> torch.Tensor:
     x = call.tensor("input_tensor")
     return pack(sfpu.silu(values(x), fp32_dest=is_fp32(x) or dtype == ttnn.float32), dtype)
+
+
+def rotary_embedding(call, dtype) -> torch.Tensor:
+    if call.arguments.get("token_index") is not None:
+        raise NumericsNotModelled("ttnn.experimental.rotary_embedding: the decode form (token_index) is not modelled")
+    config = ComputeConfig.of(call)
+    x, cos, sin = (call.tensor(n) for n in ("input_tensor", "cos_cache", "sin_cache"))
+    if any(t.dtype != ttnn.bfloat16 for t in (x, cos, sin)):
+        raise NumericsNotModelled("ttnn.experimental.rotary_embedding: only bfloat16 operands are modelled")
+    rows = list(x.shape)[-2]
+    xv, cv, sv = values(x), values(cos)[..., :rows, :], values(sin)[..., :rows, :]
+    half = xv.shape[-1] // 2
+    rotated = torch.cat((-xv[..., half:], xv[..., :half]), dim=-1)
+    x_cos = pack(fpu.multiply(xv, cv, config.phases, config.fp32_dest, bits=(BF16_MANTISSA, BF16_MANTISSA)),
+                 cos.dtype)
+    rotated_sin = pack(fpu.multiply(rotated, sv, config.phases, config.fp32_dest, bits=(BF16_MANTISSA, BF16_MANTISSA)),
+                       sin.dtype)
+    return pack(fpu.add(x_cos, rotated_sin, config.fp32_dest), dtype)

@@ -12,15 +12,18 @@ bmm_large_block_zm_fused_bias_activation.cpp) and tt-metal's matmul program fact
   partials buffer or its alias), a BF16 one exactly into a BF16 Dst.
 - A fused bias is added after the last block: the partials buffer is unpacked to SrcA (FP32 truncated to TF32),
   the bias row to SrcB, added by ELWADD into Dst, then packed to the output dtype.
+- A fused activation (the program config's fused_activation) runs on the SFPU over Dst after the bias, before the
+  pack: the same SFPU function the standalone unary op runs (sfpu.py).
 The packer's L1 addition is taken to round once into the buffer's format (not stated in the sources).
 """
 
 from __future__ import annotations
 
 import torch
+import ttnn
 
 from tt.host.errors import NumericsNotModelled
-from tt.host.numerics import fpu
+from tt.host.numerics import fpu, sfpu
 from tt.host.numerics.formats import to_bf16, unpacked, unpacked_bits
 from tt.host.numerics.kernel import ComputeConfig, is_fp32, pack, values
 
@@ -66,4 +69,15 @@ def matmul(call, dtype) -> torch.Tensor:
         partial = result if config.fp32_dest else to_bf16(result)
         result = fpu.add(unpacked(partial, config.fp32_dest, config.fp32_dest),
                          unpacked(values(bias), is_fp32(bias), config.fp32_dest), config.fp32_dest)
-    return pack(result, dtype)
+    return pack(_activated(call, result, config.fp32_dest), dtype)
+
+
+def _activated(call, dst: torch.Tensor, fp32_dest: bool) -> torch.Tensor:
+    fused = getattr(call.arguments.get("program_config"), "fused_activation", None)
+    if fused is None:
+        return dst
+    if fused.op_type == ttnn.UnaryOpType.GELU_TANH:
+        return sfpu.gelu(dst, tanh=True, fp32_dest=fp32_dest)
+    if fused.op_type == ttnn.UnaryOpType.SILU:
+        return sfpu.silu(dst, fp32_dest=fp32_dest)
+    raise NumericsNotModelled(f"{call.op}: the fused activation {fused.op_type} is not modelled under device numerics")

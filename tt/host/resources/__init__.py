@@ -114,6 +114,8 @@ _MODELS = {
                                                           attention.create_qkv_heads_work),
     "ttnn.experimental.nlp_concat_heads": _grid_model("concat_heads", DATAFLOW, attention.concat_heads_buffers,
                                                       attention.concat_heads_work),
+    "ttnn.experimental.rotary_embedding": _grid_model("rope", CIRCULAR, attention.rotary_buffers,
+                                                      attention.rotary_work),
     "ttnn.embedding": _data_movement("embedding", data_movement.embedding_program),
     "ttnn.concat": _data_movement("concat", data_movement.concat_program),
     "ttnn.slice": _data_movement("slice", data_movement.slice_program),

@@ -11,8 +11,10 @@ program and a DRAM copy of the mask.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from models.prepare import TILE
 from tt.host.memory import TILE_BYTES
 from tt.host.resources.cores import WorkSplit, extent
 
@@ -140,4 +142,25 @@ def concat_heads_buffers(call):
 def concat_heads_work(call, grid):
     b, heads, s, _ = list(call.tensor("input_tensor").padded_shape)
     split = WorkSplit.of(b * heads * s // 32, grid)
+    return extent(split.busy_cores, grid), split
+
+
+def rotary_buffers(call):
+    """RotaryEmbedding's prefill program (measured on the 0.81.1 host code, tt-metal rotary_embedding_program_factory.cpp): input,
+    rotated input, cos, sin and output of two rows of Wt tiles each, a bfloat16 scalar tile and one tile of each
+    intermediate; [1, 8, 64, 256] bfloat16 takes 172,032 B."""
+    x, cos, sin = (call.tensor(n) for n in ("input_tensor", "cos_cache", "sin_cache"))
+    row = 2 * (list(x.padded_shape)[-1] // TILE)
+    out_dtype = x.dtype
+    return [("input", row, TILE_BYTES[x.dtype]), ("rotated input", row, TILE_BYTES[x.dtype]),
+            ("cos", row, TILE_BYTES[cos.dtype]), ("sin", row, TILE_BYTES[sin.dtype]), ("scalar", 1, 2048),
+            ("rotated", 1, TILE_BYTES[x.dtype]), ("cos product", 1, TILE_BYTES[cos.dtype]),
+            ("sin product", 1, TILE_BYTES[sin.dtype]), ("output", row, TILE_BYTES[out_dtype])]
+
+
+def rotary_work(call, grid):
+    """Tile rows (batch x heads x padded rows / 32) dealt out row-major over the grid."""
+    x = call.tensor("input_tensor")
+    rows = math.prod(list(x.padded_shape)[:-1]) // TILE
+    split = WorkSplit.of(rows, grid)
     return extent(split.busy_cores, grid), split
