@@ -60,7 +60,8 @@ def _parse_args(argv):
                                         "the checkpoint's state statistics)")
     parser.add_argument("--steps", type=int, help="denoising steps (default: the checkpoint's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial noise")
-    parser.add_argument("--precision", default="bfp8", choices=["bfp8", "bf16"], help="TT weight precision")
+    parser.add_argument("--precision", default="bfp8",
+                        help="TT precision: bfp8, bf16, auto (the preset's stored plan), a stored plan or a plan .json")
     parser.add_argument("--tokenizer", type=Path, help="PaliGemma/Gemma SentencePiece .model or Qwen tokenizer.json")
     parser.add_argument("--out", type=Path, default=WEIGHTS.parent / "demo_output",
                         help="where outputs go (default: %(default)s)")

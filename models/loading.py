@@ -17,7 +17,7 @@ from .checkpoint.layout import COMPONENTS
 from .checkpoint.report import module_component, random_source
 from .config import PolicyConfig
 from .hub_cache import HubCache, is_repo_id, repo_snapshot
-from .presets import PRESETS, get_preset
+from .presets import PRESETS, architecture_preset, get_preset
 
 BACKENDS = ("reference", "tt")
 
@@ -134,7 +134,9 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
 
     backend "reference": PyTorch in `dtype`; float32 linears run through oneDNN (reference/onednn.py), so the
     returned module is for inference. backend "tt": TTNN on a Tenstorrent card when one is present, else on the
-    host executor; `precision` is "bfp8" (bfloat8_b matrices) or "bf16", and `dtype` is not used. TT-ready weights
+    host executor; `precision` is "bfp8" (bfloat8_b matrices), "bf16", "auto" (the stored precision plan of the
+    preset whose architecture the policy has, tt/plans), a stored plan's name, a plan's .json path
+    (`python -m tt.precision_plan` makes plans) or a tt.precision.Precision; `dtype` is not used. TT-ready weights
     are cached under `tt_cache_dir` (default ~/.cache/vla-tt/tt-weights; keyed by checkpoint content, precision and
     layout code; None disables it).
 
@@ -167,11 +169,12 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
     from tt.host.device import spec_of
     from tt.host.numerics import check as check_numerics
     from tt.policy import Pi0Policy as TTPolicy
-    from tt.precision import Precision
+    from tt.precision import resolve
     from tt.runtime import active_runtime, open_runtime
     from tt.weight_cache import WeightCache, content_key
 
-    settings = Precision(precision)
+    # "auto" is matched on the architecture, known once the weights are read; anything else is checked first.
+    settings = None if precision == "auto" else resolve(precision, None)
     if numerics is not None:
         check_numerics(numerics)
     runtime = active_runtime()
@@ -183,9 +186,10 @@ def load_policy(checkpoint_dir_or_preset: str | Path, backend: str = "reference"
                          f"numerics={numerics!r}), or leave numerics unset to use the open runtime's")
     # bfloat16 source weights are exact for both TT precisions and halve the host memory of the build.
     weights = _reference_policy(source, torch.bfloat16, seed)
-    require_weights_fit(weights.config, settings.name, spec_of(runtime.device))
+    settings = settings or resolve(precision, architecture_preset(weights.config))
+    require_weights_fit(weights.config, settings, spec_of(runtime.device))
     cache = None
     if cache_dir is not None:
-        cache = WeightCache(cache_dir, content_key(source, cache_dir, seed), settings.name)
+        cache = WeightCache(cache_dir, content_key(source, cache_dir, seed), settings.weight_key)
     logger.info("building the TT policy ({}, {} weights)", runtime.label, settings.name)
     return TTPolicy(runtime, weights.config, weights.state_dict(), settings, weight_cache=cache)

@@ -3,6 +3,8 @@ tokens per camera, horizon 50, 32-dim state/action) at small widths and depths, 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .config import (PolicyConfig, SiglipConfig, SuffixConfig, gemma_decoder, qwen_decoder)
 
 GEMMA_VOCAB = 257_152
@@ -50,3 +52,12 @@ def get_preset(name: str) -> PolicyConfig:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}") from None
+
+
+def architecture_preset(config: PolicyConfig) -> str | None:
+    """The preset with this policy's architecture (vision tower at any image size, both decoders, suffix kind), or
+    None: what a checkpoint's config is matched on to find the preset's stored settings."""
+    def key(c: PolicyConfig):
+        return replace(c.vision, image_size=c.vision.patch_size), c.vlm, c.expert, c.suffix.kind
+
+    return next((name for name, preset in PRESETS.items() if key(preset) == key(config)), None)

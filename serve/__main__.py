@@ -44,7 +44,8 @@ def _parse_args(argv=None):
     parser.add_argument("--action-dim", type=int, help="action dims returned (default: the profile's or checkpoint's)")
     parser.add_argument("--num-steps", type=int, help="denoising steps (default: the checkpoint's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise of requests without noise_seed")
-    parser.add_argument("--precision", default="bfp8", choices=["bfp8", "bf16"], help="TT weight precision")
+    parser.add_argument("--precision", default="bfp8",
+                        help="TT precision: bfp8, bf16, auto (the preset's stored plan), a stored plan or a plan .json")
     parser.add_argument("--tt-cache", type=Path, default=DEFAULT_TT_CACHE, help="cache of TT-ready weights")
     parser.add_argument("--max-batch", type=int, default=4, help="requests served by one sample_actions call")
     parser.add_argument("--batch-wait-ms", type=float, default=0.0,

@@ -22,7 +22,7 @@ from tt.host.device import DeviceSpec, spec_of
 from tt.host.memory import TILE_BYTES
 from tt.host.resources.attention import SdpaShape
 from tt.host.resources.matmul import MatmulGeometry, MatmulOperands
-from tt.host.timing import matmul_kernel_ns, streamed_ns
+from tt.host.timing import arch_constants, matmul_kernel_ns, streamed_ns
 from tt.ops import ttnn
 from tt.precision import ROPE_KERNEL, ROTATION_KERNEL
 from tt.program_configs import SdpaCall, matmul_config, sdpa_config
@@ -105,7 +105,8 @@ class Rope:
 
     def _fused_is_faster(self, x_BHSD, config) -> bool:
         """The fused op deals out whole head rows (one core per 32 rows of a head), the unfused ops single tiles
-        over the grid: with few rows the fused op leaves most cores idle (tt.host.timing's costs of both)."""
+        over the grid: with few rows the fused op leaves most cores idle (tt.host.timing's costs of both, each op
+        with the op-to-op gap of a traced call)."""
         tile_rows, width = rows(x_BHSD) // TILE, self.rotation.padded // TILE
         cores, x_bytes = self.grid.x * self.grid.y, tile_rows * width * TILE_BYTES[x_BHSD.dtype]
         table_bytes = 2 * math.prod(self.cos.padded_shape) // (TILE * TILE) * TILE_BYTES[self.cos.dtype]
@@ -113,7 +114,8 @@ class Rope:
         rotation = matmul_kernel_ns(config, MatmulGeometry(tile_rows, width, width), self._operands(x_BHSD),
                                     ROTATION_KERNEL.math_fidelity.name, self.spec, True, True)
         eltwise = 3 * streamed_ns(-(-tile_rows * width // cores), "stream", 3 * x_bytes, self.spec)
-        return fused < rotation + eltwise
+        gap = arch_constants(self.spec).traced_gap_ns
+        return fused + gap < rotation + eltwise + 4 * gap
 
 
 def sdpa_program(q_BHSD, k_BKSD, mask, kernel, grid, spec):

@@ -14,7 +14,7 @@ from models.prepare import linear_weight, tile_padded
 from tt.host.device import spec_of
 from tt.host.resources.matmul import MatmulOperands
 from tt.ops import ttnn
-from tt.precision import Precision
+from tt.precision import MatmulPrecision
 from tt.program_configs import matmul_config
 from tt.weight_cache import WeightCache
 
@@ -74,7 +74,7 @@ class Linear:
     """act(x @ w (+ b)); w given as [in, out] (models.prepare.linear_weight), or a function making it
     (upload_weight); `activation` (a ttnn.UnaryOpType, or None) is fused into the matmul's program."""
 
-    def __init__(self, runtime, weight_IO: HostWeight, bias: HostWeight | None, precision: Precision,
+    def __init__(self, runtime, weight_IO: HostWeight, bias: HostWeight | None, precision: MatmulPrecision,
                  weight_dtype=None, activation=None):
         self.precision, self.kernel, self.activation = precision, precision.matmul_kernel, activation
         self.grid = runtime.device.compute_with_storage_grid_size()
@@ -91,15 +91,10 @@ class Linear:
                                   None if bias is None else bias.dtype)
         return matmul_config(rows(x), self.k, self.n, self.grid, self.l1_budget, operands, activation)
 
-    def __call__(self, x, bias=None):
-        """`bias` ([1, 1, 1, n] on the device) in place of the layer's own: a per-call term the matmul adds."""
-        return self._linear(x, self.activation, bias)
-
-    def unactivated(self, x, bias=None):
-        """x @ w (+ b) without the fused activation (a backward pass needs the pre-activation)."""
-        return self._linear(x, None, bias)
-
-    def _linear(self, x, activation, bias):
+    def __call__(self, x, bias=None, activate: bool = True):
+        """`bias` ([1, 1, 1, n] on the device) in place of the layer's own: a per-call term the matmul adds;
+        activate=False: x @ w (+ b) without the fused activation (a backward pass needs the pre-activation)."""
+        activation = self.activation if activate else None
         bias = self.bias if bias is None else bias
         return ttnn.linear(x, self.weight, bias=bias, program_config=self.program_config(x, activation, bias),
                            compute_kernel_config=self.kernel, dtype=self.precision.activation_dtype,
@@ -120,7 +115,7 @@ class GatedMLP:
     def activate(self, gate):
         raise NotImplementedError
 
-    def __init__(self, runtime, w: dict, precision: Precision):
+    def __init__(self, runtime, w: dict, precision: MatmulPrecision):
         self.gate_proj = Linear(runtime, linear_weight(w["gate_proj.weight"]), None, precision,
                                 activation=self.activation)
         self.up_proj = Linear(runtime, linear_weight(w["up_proj.weight"]), None, precision)

@@ -26,10 +26,11 @@ _MLP = {"gemma": GemmaMLP, "qwen": QwenMLP}
 class Norm:
     """Plain (weighted) RMSNorm, or the adaptive one when the decoder is conditioned."""
 
-    def __init__(self, runtime, cfg: DecoderConfig, w: dict, precision: Precision):
+    def __init__(self, runtime, cfg: DecoderConfig, w: dict, precision: Precision, role: str):
         self.cfg, self.precision = cfg, precision
         if cfg.adarms:
-            self.dense = Linear(runtime, linear_weight(w["dense.weight"]), w["dense.bias"], precision)
+            self.dense = Linear(runtime, linear_weight(w["dense.weight"]), w["dense.bias"],
+                                precision.matmuls(f"{role}_mlp"))
             self.weight = None
         else:
             self.weight = upload_weight(runtime, lambda: norm_weight(cfg.family, w["weight"]).reshape(1, -1),
@@ -58,7 +59,8 @@ class DecoderLayer:
     """Heads are zero-padded to a tile multiple of lanes (models.prepare) when head_dim is not one; the per-head
     q/k norms then average over the padded lanes, which their folded weights and epsilon make up for."""
 
-    def __init__(self, runtime, cfg: DecoderConfig, w: dict, precision: Precision):
+    def __init__(self, runtime, cfg: DecoderConfig, w: dict, precision: Precision, role: str = "vlm"):
+        """role: "vlm" or "expert", whose op families of `precision` this layer's matmuls take."""
         self.cfg, self.precision, self.grid = cfg, precision, runtime.device.compute_with_storage_grid_size()
         self.spec = spec_of(runtime.device)
         attn = scoped(w, "self_attn.")
@@ -67,15 +69,17 @@ class DecoderLayer:
         bias = (lambda: fused_qkv(attn["q_proj.bias"], attn["k_proj.bias"], attn["v_proj.bias"], h, k, d, padded)) \
             if cfg.qkv_bias else None
         self.qkv = Linear(runtime, lambda: fused_qkv(attn["q_proj.weight"], attn["k_proj.weight"],
-                                                     attn["v_proj.weight"], h, k, d, padded), bias, precision)
-        self.o_proj = Linear(runtime, lambda: output_projection(attn["o_proj.weight"], h, d, padded), None, precision)
+                                                     attn["v_proj.weight"], h, k, d, padded), bias,
+                          precision.matmuls(f"{role}_qkvo"))
+        self.o_proj = Linear(runtime, lambda: output_projection(attn["o_proj.weight"], h, d, padded), None,
+                             precision.matmuls(f"{role}_qkvo"))
         self.qk_norm_eps = cfg.norm_eps * d / padded
         self.qk_norms = tuple(upload_weight(runtime, lambda name=name: padded_head_norm(
             norm_weight(cfg.family, attn[f"{name}.weight"]), padded).reshape(1, -1), ttnn.bfloat16)
             for name in ("q_norm", "k_norm")) if cfg.qk_norm else None
-        self.input_layernorm = Norm(runtime, cfg, scoped(w, "input_layernorm."), precision)
-        self.post_attention_layernorm = Norm(runtime, cfg, scoped(w, "post_attention_layernorm."), precision)
-        self.mlp = _MLP[cfg.family](runtime, scoped(w, "mlp."), precision)
+        self.input_layernorm = Norm(runtime, cfg, scoped(w, "input_layernorm."), precision, role)
+        self.post_attention_layernorm = Norm(runtime, cfg, scoped(w, "post_attention_layernorm."), precision, role)
+        self.mlp = _MLP[cfg.family](runtime, scoped(w, "mlp."), precision.matmuls(f"{role}_mlp"))
 
     def modulations(self, cond_B11C):
         return self.input_layernorm.modulation(cond_B11C), self.post_attention_layernorm.modulation(cond_B11C)
@@ -117,15 +121,15 @@ def token_ids(tokens_BL: torch.Tensor):
 
 
 class Decoder:
-    def __init__(self, runtime, cfg: DecoderConfig, weights: dict, precision: Precision):
+    def __init__(self, runtime, cfg: DecoderConfig, weights: dict, precision: Precision, role: str = "vlm"):
         self.runtime, self.cfg = runtime, cfg
         self.embed_tokens = None
         if cfg.vocab_size:
             self.embed_tokens = upload_weight(runtime, lambda: _embedding_table(cfg, weights["embed_tokens.weight"]),
                                               ttnn.bfloat16, layout=ttnn.ROW_MAJOR_LAYOUT)
-        self.layers = [DecoderLayer(runtime, cfg, scoped(weights, f"layers.{i}."), precision)
+        self.layers = [DecoderLayer(runtime, cfg, scoped(weights, f"layers.{i}."), precision, role)
                        for i in range(cfg.depth)]
-        self.norm = Norm(runtime, cfg, scoped(weights, "norm."), precision)
+        self.norm = Norm(runtime, cfg, scoped(weights, "norm."), precision, role)
         self.rotation = Rotation.upload(runtime, cfg.head_dim)
 
     def embed(self, tokens_BL: torch.Tensor):

@@ -22,7 +22,7 @@ from models.config import PolicyConfig
 from tt.host.device import DEVICES, GRIDS
 from tt.host.errors import DeviceRefusal
 from tt.oplog import OpLog, OpRecord
-from tt.precision import PRECISIONS, Precision
+from tt.precision import PRECISIONS, Precision, resolve
 from tt.runtime import dry_runtime
 
 STAGES = ("vision", "prefix", "step 0", "whole call")
@@ -79,7 +79,7 @@ def observation(config: PolicyConfig, cameras: int, batch: int) -> Observation:
 
 
 def dry_run(config: PolicyConfig, device: str = "n150", cameras: int = 1, batch: int = 1, steps: int | None = None,
-            precision: str = "bfp8", traced: bool = True) -> DryRun:
+            precision: str | Precision = "bfp8", traced: bool = True) -> DryRun:
     """Build the TT policy on shape-only weights and record one sample_actions call; raises the first refusal.
 
     traced: the steady-state call of a deployed policy -- after the compile call and the capture call of its input
@@ -95,7 +95,7 @@ def dry_run(config: PolicyConfig, device: str = "n150", cameras: int = 1, batch:
         raise ValueError(f"batch and steps must be positive, got batch {batch}, steps {steps}")
     obs = observation(config, cameras, batch)
     with dry_runtime(device) as runtime:
-        policy = Pi0Policy(runtime, config, weights, Precision(precision))
+        policy = Pi0Policy(runtime, config, weights, resolve(precision, None))
         weights_dram = runtime.device.memory.dram
         noise = torch.zeros(batch, config.suffix.horizon, config.suffix.action_dim)
         on_stage = None if traced else (lambda stage: None)
@@ -106,7 +106,7 @@ def dry_run(config: PolicyConfig, device: str = "n150", cameras: int = 1, batch:
     return DryRun(config, device, cameras, batch, steps, weights_dram, log, traced)
 
 
-def weights_dram(config: PolicyConfig, precision: str, device: str) -> int:
+def weights_dram(config: PolicyConfig, precision: Precision, device: str) -> int:
     """Bytes of `device`'s DRAM the TT policy's weights take, from a shape-only build (a fraction of a second)."""
     from reference.policy import Pi0Policy as ReferencePolicy
     from tt.policy import Pi0Policy
@@ -114,17 +114,17 @@ def weights_dram(config: PolicyConfig, precision: str, device: str) -> int:
     with torch.device("meta"):
         weights = ReferencePolicy(config).state_dict()
     with dry_runtime(device) as runtime:
-        policy = Pi0Policy(runtime, config, weights, Precision(precision))
+        policy = Pi0Policy(runtime, config, weights, precision)
         taken = runtime.device.memory.dram
         del policy
     return taken
 
 
-def require_weights_fit(config: PolicyConfig, precision: str, spec) -> None:
+def require_weights_fit(config: PolicyConfig, precision: Precision, spec) -> None:
     """Refuse, before any weight is uploaded, a policy whose weights alone do not fit the device's DRAM."""
     need = weights_dram(config, precision, spec.name)
     if need > spec.dram_bytes:
-        raise ValueError(f"the TT policy's weights need {need / GIB:.2f} GiB of DRAM in precision {precision!r}, "
+        raise ValueError(f"the TT policy's weights need {need / GIB:.2f} GiB of DRAM in precision {precision.name!r}, "
                          f"more than the {spec.name}'s {spec.dram_bytes / GIB:.2f} GiB")
 
 
@@ -157,7 +157,9 @@ def _parse(argv):
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--grid", choices=sorted(GRIDS), help="8x8 = n150, 8x7 = one n300 chip, 13x10 = p150")
     where.add_argument("--device", choices=sorted(DEVICES))
-    parser.add_argument("--precision", default="bfp8", choices=PRECISIONS)
+    parser.add_argument("--precision", default="bfp8",
+                        help=f"{', '.join(PRECISIONS)}, auto (the preset's stored plan), a stored plan's name or a "
+                             "plan's .json path (tt.precision_plan)")
     return parser.parse_args(argv)
 
 
@@ -166,7 +168,8 @@ def main(argv=None) -> int:
     device = GRIDS[args.grid] if args.grid else (args.device or "n150")
     try:
         config = policy_config(args.preset, args.image_size)
-        run = dry_run(config, device, args.cameras, args.batch, args.steps, args.precision)
+        precision = resolve(args.precision, args.preset)
+        run = dry_run(config, device, args.cameras, args.batch, args.steps, precision)
     except DeviceRefusal as refusal:
         print(f"REFUSED on {DEVICES[device]}: {refusal}", file=sys.stderr)
         return 1

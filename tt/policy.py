@@ -46,9 +46,9 @@ class Pi0Policy:
         self.vision = SiglipVisionTower(build, config.vision, scoped(state_dict, "vision."), precision)
         self.projector = Projector(build, scoped(state_dict, "projector."), precision)
         self.vlm = Decoder(build, config.vlm, scoped(state_dict, "vlm."), precision)
-        self.expert = Decoder(build, config.expert, scoped(state_dict, "expert."), precision)
+        self.expert = Decoder(build, config.expert, scoped(state_dict, "expert."), precision, role="expert")
         self.suffix = make_suffix(build, config.suffix, config.expert.width, scoped(state_dict, "suffix."),
-                                  precision)
+                                  precision.matmuls("expert_mlp"))
         self.traced = TracedCalls(runtime)
         self._schedules: dict[int, tuple[list, list | None]] = {}
         if weight_cache is not None:
@@ -164,7 +164,8 @@ class Pi0Policy:
     def _device_part(self, inputs: dict, staged: StagedCall, mark: Callable[[str], None] = lambda name: None):
         """The device part of sample_actions: device tensors in (tt.staging's names), x after the last step out."""
         section, times = self.runtime.section, step_times(staged.steps)
-        conditions, modulations = self._schedule(staged.steps)
+        with section("schedule"):  # ops only on the first call with this step count
+            conditions, modulations = self._schedule(staged.steps)
         with section("vision"):
             patches = [inputs[f"patches.{i}"] for i in range(staged.cameras)]
             embs = prefix_embeddings(self.vision, self.projector, self.vlm, patches, inputs["token_ids"])

@@ -8,7 +8,8 @@ from tt.common import Linear
 
 class Projector:
     def __init__(self, runtime, weights: dict, precision):
-        self.linear = Linear(runtime, linear_weight(weights["linear.weight"]), weights["linear.bias"], precision)
+        self.linear = Linear(runtime, linear_weight(weights["linear.weight"]), weights["linear.bias"],
+                             precision.matmuls("vision"))
 
     def __call__(self, image_tokens_B1ND):
         return self.linear(image_tokens_B1ND)

@@ -37,9 +37,9 @@ class SiglipAttention:
         self.qkv = Linear(runtime, lambda: fused_qkv(w["q_proj.weight"], w["k_proj.weight"], w["v_proj.weight"],
                                                      h, h, d, padded),
                           lambda: fused_qkv(w["q_proj.bias"], w["k_proj.bias"], w["v_proj.bias"], h, h, d, padded),
-                          precision)
+                          precision.matmuls("vision"))
         self.out_proj = Linear(runtime, lambda: output_projection(w["out_proj.weight"], h, d, padded),
-                               w["out_proj.bias"], precision)
+                               w["out_proj.bias"], precision.matmuls("vision"))
 
     def __call__(self, x_B1ND, mask=None):
         q, k, v = ttnn.experimental.nlp_create_qkv_heads(self.qkv(x_B1ND), num_heads=self.cfg.num_heads,
@@ -53,8 +53,8 @@ class SiglipAttention:
 
 class SiglipMLP:
     def __init__(self, runtime, w: dict, precision: Precision):
-        self.fc1 = Linear(runtime, linear_weight(w["fc1.weight"]), w["fc1.bias"], precision)
-        self.fc2 = Linear(runtime, linear_weight(w["fc2.weight"]), w["fc2.bias"], precision)
+        self.fc1 = Linear(runtime, linear_weight(w["fc1.weight"]), w["fc1.bias"], precision.matmuls("vision"))
+        self.fc2 = Linear(runtime, linear_weight(w["fc2.weight"]), w["fc2.bias"], precision.matmuls("vision"))
 
     def __call__(self, x_B1ND):
         return self.fc2(ttnn.gelu(self.fc1(x_B1ND), variant=ttnn.GeluVariant.Tanh))
@@ -92,7 +92,8 @@ class SiglipVisionTower:
         self.rows = tile_padded(cfg.num_tokens)
         patch = weights["embeddings.patch_embedding.weight"]
         self.patch_embedding = Linear(runtime, linear_weight(patch.reshape(patch.shape[0], -1)),
-                                      weights["embeddings.patch_embedding.bias"], precision,
+                                      weights["embeddings.patch_embedding.bias"],
+                                      precision.matmuls("vision"),
                                       weight_dtype=ttnn.bfloat16)
         self.positions = upload_weight(runtime, lambda: self._padded(interpolate_positions(
             weights["embeddings.position_embedding.weight"].float(), cfg.grid))[None, None], ttnn.bfloat16)

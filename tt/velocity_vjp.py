@@ -149,7 +149,7 @@ def _layer_forward(layer: DecoderLayer, h0, k_prefix, v_prefix, rope, mask, modu
     h1 = ttnn.add(h0, _gated(layer.o_proj(attn), gate1))
     normed, gate2 = layer.post_attention_layernorm(h1, modulations[1])
     mlp = layer.mlp
-    mlp_gate, mlp_up = mlp.gate_proj.unactivated(normed), mlp.up_proj(normed)
+    mlp_gate, mlp_up = mlp.gate_proj(normed, activate=False), mlp.up_proj(normed)
     h2 = ttnn.add(h1, _gated(mlp.down_proj(ttnn.multiply(mlp.activate(mlp_gate), mlp_up)), gate2))
     return h2, _LayerTape(h0, modulations, gate1, q_pre, k_pre, q_grouped, keys, values, probs32, h1, gate2,
                           mlp_gate, mlp_up)
@@ -198,7 +198,7 @@ def velocity_and_pullback(policy, x_B1RA, step: int, cache, rope, context: Pullb
     actions = suffix.action_in_proj(x)
     fused_in = None
     if plan.state_rows is not None:  # pi0: the action/time MLP on the action rows, the state token in its row
-        fused_in = suffix.mlp_in_action.unactivated(actions, bias=plan.step_conditions[step])
+        fused_in = suffix.mlp_in_action(actions, bias=plan.step_conditions[step], activate=False)
         embs = ttnn.add(ttnn.multiply(suffix.mlp_out(ttnn.silu(fused_in)), suffix.action_rows), plan.state_rows)
     else:
         embs = actions

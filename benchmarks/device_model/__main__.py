@@ -33,7 +33,7 @@ def predict_matmul(m: int, k: int, n: int, dtype: str, fidelity: str, device: st
     from tt.runtime import dry_runtime
 
     tt_dtype = getattr(ttnn, DTYPES[dtype])
-    kernel = Precision().matmul_kernel
+    kernel = Precision().matmuls("vlm_mlp").matmul_kernel
     kernel.math_fidelity = getattr(ttnn.MathFidelity, fidelity)
     spec = device_spec(device)
     operands = MatmulOperands(tt_dtype, tt_dtype, tt_dtype, kernel.fp32_dest_acc_en, kernel.packer_l1_acc)
@@ -63,8 +63,15 @@ def _pipeline(args) -> int:
     from benchmarks.device_model.ops_csv import write
     from benchmarks.device_model.pipeline import format_stages, stage_times, unmodelled
     from tt.dry_run import dry_run, policy_config
+    from tt.precision import resolve
 
-    run = dry_run(policy_config(args.preset), args.device, args.cameras, 1, args.steps, traced=not args.eager)
+    try:
+        precision = resolve(args.precision, args.preset)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    run = dry_run(policy_config(args.preset), args.device, args.cameras, 1, args.steps, precision,
+                  traced=not args.eager)
     stages = stage_times(run)
     print(format_stages(stages, run))
     missing = unmodelled(run)
@@ -107,6 +114,8 @@ def main(argv=None) -> int:
     pipeline.add_argument("--device", choices=sorted(DEVICES), required=True)
     pipeline.add_argument("--eager", action="store_true",
                           help="every op dispatched by the host (default: the steady-state traced call)")
+    pipeline.add_argument("--precision", default="bfp8",
+                          help="bfp8, bf16, auto (the preset's stored plan), a stored plan's name or a plan's .json")
     pipeline.add_argument("--csv", help="write the predicted op log as an ops_perf_results CSV")
     calibrate = sub.add_parser("calibrate", help="the matmul constants against GEMM_FLOPS, error per row")
     calibrate.add_argument("--fit", action="store_true", help="refit the constants on the N150 rows first")

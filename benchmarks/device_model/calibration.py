@@ -151,7 +151,7 @@ def report(rows: list[GemmRow], constants: MatmulConstants = MATMUL, per_row: bo
     lines = [f"matmul constants: {constants}"]
     for name, result in errors(rows, constants).items():
         if per_row:
-            lines.append(f"\\n{name} rows ({len(result.rows)}): device table m k n dtype fidelity in0 | measured us "
+            lines.append(f"\n{name} rows ({len(result.rows)}): device table m k n dtype fidelity in0 | measured us "
                          "| predicted us | error")
             for r, measured, predicted in result.rows:
                 lines.append(f"  {r.device} {r.table:<20} {r.m:>5} {r.k:>5} {r.n:>5} {r.dtype:<9} {r.fidelity:<5} "
@@ -160,4 +160,4 @@ def report(rows: list[GemmRow], constants: MatmulConstants = MATMUL, per_row: bo
         lines.append(f"{name}: {len(result.rows)} rows, median |error| {result.median:.1%}, worst {result.worst:.1%}")
     skipped = sum(r.config is None for r in rows)
     lines.append(f"out-of-box rows not replayed (ttnn picks their program config at run time): {skipped}")
-    return "\\n".join(lines)
+    return "\n".join(lines)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from benchmarks.device_model.pipeline import elapsed_ns
 from tt.dry_run import DryRun
 from tt.host.device import DEVICES
+from tt.host.timing import elapsed_ns
 from tt.oplog import OpRecord, TensorInfo
 
 PREDICTED = "predicted by the host path's device-time model, not measured on hardware"

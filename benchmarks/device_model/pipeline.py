@@ -1,9 +1,8 @@
 """A policy call's predicted device time per stage, from a shape-only dry run (tt.dry_run) and tt.host.timing.
 
-An op's elapsed time is its predicted kernel time plus the op-to-op gap; outside a trace the host dispatches each op
-itself, and an op whose kernel is shorter than the dispatch waits for it (dispatch runs ahead of the device, so the
-longer of the two paces the queue); a replayed trace has no host dispatch. The roofline of a stage is the sum over its ops of the whole-grid floor,
-max(FLOPs / peak at the op's fidelity, minimal DRAM bytes / peak DRAM bandwidth).
+An op's elapsed time is tt.host.timing.elapsed_ns (its kernel plus the op-to-op gap, or the host's dispatch outside a
+trace). The roofline of a stage is the sum over its ops of the whole-grid floor, max(FLOPs / peak at the op's
+fidelity, minimal DRAM bytes / peak DRAM bandwidth).
 """
 
 from __future__ import annotations
@@ -13,16 +12,10 @@ from dataclasses import dataclass
 
 from tt.dry_run import DryRun
 from tt.host.device import DEVICES, DeviceSpec
-from tt.host.timing import arch_constants
+from tt.host.timing import elapsed_ns
 from tt.oplog import OpRecord
 
 TOP_OPS = 5
-
-
-def elapsed_ns(record: OpRecord, spec: DeviceSpec) -> float:
-    arch = arch_constants(spec)
-    busy = record.cost.kernel_ns + arch.traced_gap_ns
-    return busy if record.traced else max(busy, arch.eager_dispatch_ns)
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,16 @@ def arch_constants(spec: DeviceSpec) -> ArchConstants:
     return BLACKHOLE if spec.arch == ttnn.Arch.BLACKHOLE else WORMHOLE
 
 
+def elapsed_ns(record, spec: DeviceSpec, traced: bool | None = None) -> float:
+    """The time a recorded op (tt.oplog.OpRecord) holds the device queue: its kernel plus the op-to-op gap. Outside
+    a trace the host dispatches each op itself, and an op whose kernel is shorter than the dispatch waits for it
+    (dispatch runs ahead of the device, so the longer of the two paces the queue). `traced` overrides the record's
+    own mode (an eager dry run priced as the traced call it would be)."""
+    arch = arch_constants(spec)
+    busy = record.cost.kernel_ns + arch.traced_gap_ns
+    return busy if (record.traced if traced is None else traced) else max(busy, arch.eager_dispatch_ns)
+
+
 @dataclass(frozen=True)
 class OpCost:
     """Predicted device cost of one op call (all its programs)."""

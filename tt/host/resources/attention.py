@@ -146,9 +146,9 @@ def concat_heads_work(call, grid):
 
 
 def rotary_buffers(call):
-    """RotaryEmbedding's prefill program (measured on the 0.81.1 host code, tt-metal rotary_embedding_program_factory.cpp): input,
-    rotated input, cos, sin and output of two rows of Wt tiles each, a bfloat16 scalar tile and one tile of each
-    intermediate; [1, 8, 64, 256] bfloat16 takes 172,032 B."""
+    """RotaryEmbedding's prefill program (measured on the 0.81.1 host code; tt-metal
+    rotary_embedding_program_factory.cpp): input, rotated input, cos, sin and output of two rows of Wt tiles each, a
+    bfloat16 scalar tile and one tile of each intermediate; [1, 8, 64, 256] bfloat16 takes 172,032 B."""
     x, cos, sin = (call.tensor(n) for n in ("input_tensor", "cos_cache", "sin_cache"))
     row = 2 * (list(x.padded_shape)[-1] // TILE)
     out_dtype = x.dtype
