@@ -37,9 +37,20 @@ ROPE_KERNEL = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.H
                                                fp32_dest_acc_en=False, packer_l1_acc=False)
 
 
-def _check_fidelity(fidelity: str, what: str) -> None:
+def _check_compute(fidelity: str, fp32_acc: bool, what: str) -> None:
     if fidelity not in FIDELITIES:
         raise ValueError(f"{what}: math fidelity must be one of {FIDELITIES}, got {fidelity!r}")
+    if not isinstance(fp32_acc, bool):
+        raise ValueError(f"{what}: fp32_acc must be true or false, got {fp32_acc!r}")
+
+
+def _compute_kernel(fidelity: str, fp32_acc: bool, packer_l1_acc: bool):
+    return ttnn.WormholeComputeKernelConfig(math_fidelity=getattr(ttnn.MathFidelity, fidelity), math_approx_mode=False,
+                                            fp32_dest_acc_en=fp32_acc, packer_l1_acc=packer_l1_acc)
+
+
+def _compute_label(fidelity: str, fp32_acc: bool) -> str:
+    return f"{fidelity}{'' if fp32_acc else ', bf16 acc'}"
 
 
 @dataclass(frozen=True)
@@ -50,18 +61,14 @@ class KernelPrecision:
     fp32_acc: bool = True
 
     def __post_init__(self):
-        _check_fidelity(self.fidelity, "kernel precision")
-        if not isinstance(self.fp32_acc, bool):
-            raise ValueError(f"fp32_acc must be true or false, got {self.fp32_acc!r}")
+        _check_compute(self.fidelity, self.fp32_acc, "kernel precision")
 
     @property
     def kernel(self):
-        return ttnn.WormholeComputeKernelConfig(math_fidelity=getattr(ttnn.MathFidelity, self.fidelity),
-                                                math_approx_mode=False, fp32_dest_acc_en=self.fp32_acc,
-                                                packer_l1_acc=False)
+        return _compute_kernel(self.fidelity, self.fp32_acc, packer_l1_acc=False)
 
     def __str__(self) -> str:
-        return f"{self.fidelity}{'' if self.fp32_acc else ', bf16 acc'}"
+        return _compute_label(self.fidelity, self.fp32_acc)
 
 
 @dataclass(frozen=True)
@@ -77,9 +84,7 @@ class MatmulPrecision:
         if self.weight not in WEIGHT_DTYPES:
             raise ValueError(f"matmul precision: weight dtype must be one of {tuple(WEIGHT_DTYPES)}, "
                              f"got {self.weight!r}")
-        _check_fidelity(self.fidelity, "matmul precision")
-        if not isinstance(self.fp32_acc, bool):
-            raise ValueError(f"fp32_acc must be true or false, got {self.fp32_acc!r}")
+        _check_compute(self.fidelity, self.fp32_acc, "matmul precision")
 
     @property
     def matrix_dtype(self):
@@ -91,12 +96,10 @@ class MatmulPrecision:
 
     @property
     def matmul_kernel(self):
-        return ttnn.WormholeComputeKernelConfig(math_fidelity=getattr(ttnn.MathFidelity, self.fidelity),
-                                                math_approx_mode=False, fp32_dest_acc_en=self.fp32_acc,
-                                                packer_l1_acc=True)
+        return _compute_kernel(self.fidelity, self.fp32_acc, packer_l1_acc=True)
 
     def __str__(self) -> str:
-        return f"{self.weight} {self.fidelity}{'' if self.fp32_acc else ', bf16 acc'}"
+        return f"{self.weight} {_compute_label(self.fidelity, self.fp32_acc)}"
 
 
 # bfloat8_b mantissas are 7 bits: HiFi2 uses all of them; bf16 weights need HiFi4 for full precision. Sums of squares
