@@ -19,6 +19,7 @@ import torch
 import ttnn
 
 from tt.host.errors import NumericsNotModelled
+from tt.host.goldens import rotate_half
 from tt.host.numerics import fpu, sfpu
 from tt.host.numerics.formats import BF16_MANTISSA, to_bf16_even, to_fp32, unpacked, unpacked_bits
 from tt.host.numerics.kernel import ComputeConfig, is_fp32, pack, values
@@ -78,8 +79,7 @@ def rotary_embedding(call, dtype) -> torch.Tensor:
         raise NumericsNotModelled("ttnn.experimental.rotary_embedding: only bfloat16 operands are modelled")
     rows = list(x.shape)[-2]
     xv, cv, sv = values(x), values(cos)[..., :rows, :], values(sin)[..., :rows, :]
-    half = xv.shape[-1] // 2
-    rotated = torch.cat((-xv[..., half:], xv[..., :half]), dim=-1)
+    rotated = rotate_half(xv)
     x_cos = pack(fpu.multiply(xv, cv, config.phases, config.fp32_dest, bits=(BF16_MANTISSA, BF16_MANTISSA)),
                  cos.dtype)
     rotated_sin = pack(fpu.multiply(rotated, sv, config.phases, config.fp32_dest, bits=(BF16_MANTISSA, BF16_MANTISSA)),
