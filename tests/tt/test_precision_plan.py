@@ -17,8 +17,7 @@ from tt.precision import (KERNEL_FAMILIES, MATMUL_FAMILIES, PLANS_DIR, KernelPre
 from tt.precision_plan import DEFAULT, main, no_more_precise, options, search
 
 FAST = MatmulPrecision("bfp4", "LoFi", False)
-PLAN = Precision("fast-vision", **{f: DEFAULT.matmuls(f) for f in MATMUL_FAMILIES}).replaced(
-    "fast-vision", vision=FAST, attention=KernelPrecision("HiFi2", True))
+PLAN = DEFAULT.replaced("fast-vision", vision=FAST, attention=KernelPrecision("HiFi2", True))
 
 
 def test_built_in_precisions_give_every_family():
