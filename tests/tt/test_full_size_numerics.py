@@ -52,7 +52,8 @@ def _cache_values(cache, prefix_len: int, pad: torch.Tensor, head_dim: int, tt: 
 
 
 @torch.no_grad()
-def _stages(policy, obs: Observation, noise: torch.Tensor, tt: bool, prefix_len: int | None = None) -> dict:
+def _stages(policy, obs: Observation, state: torch.Tensor | None, noise: torch.Tensor, tt: bool,
+            prefix_len: int | None = None) -> dict:
     config = policy.config
     prefix = policy.embed_prefix(obs)
     p = prefix.pad.shape[1] if prefix_len is None else prefix_len
@@ -64,7 +65,7 @@ def _stages(policy, obs: Observation, noise: torch.Tensor, tt: bool, prefix_len:
     return {
         "vision": embs[:, :config.vision.num_tokens].reshape(-1),
         "prefix cache": _cache_values(cache, p, pad, config.vlm.head_dim, tt),
-        "velocity": policy.velocity(x_t, t, cache, policy.padded_state(obs)),
+        "velocity": policy.velocity(x_t, t, cache, state),
         "actions": policy.sample_actions(obs, noise=noise),
         "prefix_len": p,
     }
@@ -80,13 +81,14 @@ def test_full_size_stages_exact_and_device_numerics(runtime, preset):
     del weights
     gc.collect()
     reference = random_policy(config, seed=SEED)
-    expected = _stages(reference, obs, noise, tt=False)
+    state = reference.padded_state(obs)  # the suffix's state input, as both policies take it
+    expected = _stages(reference, obs, state, noise, tt=False)
     del reference
     gc.collect()
     measured = {}
     for numerics in ("exact", "device"):
         with runtime.using_numerics(numerics):
-            actual = _stages(tt, obs, noise, tt=True, prefix_len=expected["prefix_len"])
+            actual = _stages(tt, obs, state, noise, tt=True, prefix_len=expected["prefix_len"])
         for stage in STAGES:
             measured[stage, numerics] = compare(f"[host/{numerics}] full {preset} {stage} bfp8", actual[stage],
                                                 expected[stage])[1]
