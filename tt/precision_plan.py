@@ -129,11 +129,11 @@ def search(target_pcc: float, price, accuracy, name: str) -> Precision:
     saving = {f: {o: price(f, o) for o in options(f)} for f in MATMUL_FAMILIES + KERNEL_FAMILIES}
     order = sorted(saving, key=lambda f: -max(saving[f].values()))
     for family in order:
-        held = getattr(current, family)
-        failed = []
-        # Fastest first; options within a microsecond of each other are tried the more precise first.
-        for option in sorted(saving[family], key=lambda o: (-round(saving[family][o] / 1e3), [-r for r in _ranks(o)])):
-            if round(saving[family][option] / 1e3) <= round(saving[family][held] / 1e3):
+        # Savings in whole microseconds: options within one of each other are tried the more precise first.
+        saved_us = {o: round(ns / 1e3) for o, ns in saving[family].items()}
+        held, failed = getattr(current, family), []
+        for option in sorted(saved_us, key=lambda o: (-saved_us[o], [-r for r in _ranks(o)])):
+            if saved_us[option] <= saved_us[held]:
                 break
             if any(no_more_precise(option, f) for f in failed):
                 continue
