@@ -1,9 +1,9 @@
 """A Gemma- or Qwen-family decoder stack on TTNN. Twin of reference/decoder.py: layers expose `project`
 (norm, fused QKV, q/k norm, RoPE) and `finish` (o_proj, gated residual, norm, MLP, gated residual).
 
-pi0.5's adaptive RMSNorm: ttnn.rms_norm without weight, then * (1 + scale) + shift; the residual branch is
-multiplied by gate. scale, shift and gate depend only on the flow time, so `modulations` computes them for every
-denoising step before the loop starts.
+pi0.5's adaptive RMSNorm: ttnn.rms_norm with (1 + scale) as its weight and shift as its bias (one op: the norm
+kernel applies both); the residual branch is multiplied by gate. scale, shift and gate depend only on the flow time,
+so `modulations` computes them for every denoising step before the loop starts.
 """
 
 from __future__ import annotations
@@ -43,12 +43,12 @@ class Norm:
 
     def __call__(self, x, modulation=None):
         """Returns (normed, residual gate or None)."""
-        normed = ttnn.rms_norm(x, epsilon=self.cfg.norm_eps, weight=self.weight,
-                               compute_kernel_config=self.precision.norm_kernel)
         if modulation is None:
-            return normed, None
+            return ttnn.rms_norm(x, epsilon=self.cfg.norm_eps, weight=self.weight,
+                                 compute_kernel_config=self.precision.norm_kernel), None
         one_plus_scale, shift, gate = modulation
-        return ttnn.add(ttnn.multiply(normed, one_plus_scale), shift), gate
+        return ttnn.rms_norm(x, epsilon=self.cfg.norm_eps, weight=one_plus_scale, bias=shift,
+                             compute_kernel_config=self.precision.norm_kernel), gate
 
 
 def _gated_residual(x, y, gate):
