@@ -53,11 +53,12 @@ class SiglipAttention:
 
 class SiglipMLP:
     def __init__(self, runtime, w: dict, precision: Precision):
-        self.fc1 = Linear(runtime, linear_weight(w["fc1.weight"]), w["fc1.bias"], precision.matmuls("vision"))
+        self.fc1 = Linear(runtime, linear_weight(w["fc1.weight"]), w["fc1.bias"], precision.matmuls("vision"),
+                          activation=ttnn.UnaryOpType.GELU_TANH)
         self.fc2 = Linear(runtime, linear_weight(w["fc2.weight"]), w["fc2.bias"], precision.matmuls("vision"))
 
     def __call__(self, x_B1ND):
-        return self.fc2(ttnn.gelu(self.fc1(x_B1ND), variant=ttnn.GeluVariant.Tanh))
+        return self.fc2(self.fc1(x_B1ND))
 
 
 class LayerNorm:
