@@ -101,7 +101,8 @@ class Rope:
 
     def _rotation_config(self, x_BHSD):
         d = self.rotation.padded
-        return matmul_config(rows(x_BHSD), d, d, self.grid, self.spec.l1_budget, self._operands(x_BHSD))
+        return matmul_config(rows(x_BHSD), d, d, self.grid, self.spec, self._operands(x_BHSD),
+                             ROTATION_KERNEL.math_fidelity.name)
 
     def _fused_is_faster(self, x_BHSD, config) -> bool:
         """The fused op deals out whole head rows (one core per 32 rows of a head), the unfused ops single tiles

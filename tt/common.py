@@ -78,7 +78,7 @@ class Linear:
                  weight_dtype=None, activation=None):
         self.precision, self.kernel, self.activation = precision, precision.matmul_kernel, activation
         self.grid = runtime.device.compute_with_storage_grid_size()
-        self.l1_budget = spec_of(runtime.device).l1_budget
+        self.spec = spec_of(runtime.device)
         self.weight = upload_weight(runtime, weight_IO, weight_dtype or precision.matrix_dtype)
         self.k, self.n = self.weight.shape[-2], self.weight.shape[-1]
         self.bias = None if bias is None else upload_weight(runtime, lambda: _made(bias).reshape(1, -1),
@@ -89,7 +89,8 @@ class Linear:
         operands = MatmulOperands(x.dtype, self.weight.dtype, self.precision.activation_dtype,
                                   self.kernel.fp32_dest_acc_en, self.kernel.packer_l1_acc,
                                   None if bias is None else bias.dtype)
-        return matmul_config(rows(x), self.k, self.n, self.grid, self.l1_budget, operands, activation)
+        return matmul_config(rows(x), self.k, self.n, self.grid, self.spec, operands,
+                             self.kernel.math_fidelity.name, activation)
 
     def __call__(self, x, bias=None, activate: bool = True):
         """`bias` ([1, 1, 1, n] on the device) in place of the layer's own: a per-call term the matmul adds;

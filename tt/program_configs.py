@@ -4,7 +4,8 @@ hard-coded grid).
 m, k, n are element counts of x [m, k] @ w [k, n]; everything is computed in 32x32 tiles. A matmul config is sized
 with the buffer formulas of tt.host.resources.matmul (the 0.81.1 program factories), so it fits the core's L1 by
 construction: the output block each core computes in one pass (out_block_h x out_block_w) and the K block
-(in0_block_w) are chosen as large as the budget allows.
+(in0_block_w) are chosen as large as the budget allows. Between 1D and 2D multicast and the number of cores each
+spreads the output over, the device-time model (tt.host.timing) decides.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from models.prepare import TILE
 from tt.host.device import DeviceSpec
 from tt.host.resources.attention import SdpaShape, sdpa_shape_buffers
 from tt.host.resources.matmul import MatmulGeometry, MatmulOperands, matmul_buffers
-from tt.host.timing import sdpa_kernel_ns, sdpa_traffic
+from tt.host.timing import activation_ns, matmul_kernel_ns, sdpa_kernel_ns, sdpa_traffic
 from tt.ops import ttnn
 
 MAX_IN0_BLOCK_W = 8
@@ -51,24 +52,23 @@ def _bytes(config, geometry: MatmulGeometry, operands: MatmulOperands) -> int:
     return _bytes_of(matmul_buffers(config, geometry, operands, dram_banks=1))
 
 
-def matmul_config(m: int, k: int, n: int, grid, l1_budget: int, operands: MatmulOperands, activation=None):
-    """2D multicast when the rows fill the grid's height, else 1D multicast of in0 over every core; the largest
-    output block (then K block) whose buffers fit `l1_budget` bytes per core. `activation` (a ttnn.UnaryOpType)
-    is fused: applied to each output tile before it is packed."""
-    return _matmul_config(m, k, n, (grid.x, grid.y), l1_budget, operands, activation)
+def matmul_config(m: int, k: int, n: int, grid, spec: DeviceSpec, operands: MatmulOperands, fidelity: str,
+                  activation=None):
+    """The config tt.host.timing predicts fastest (kernel plus fused activation) among 2D multicast over every number
+    of core rows that splits the output rows, and 1D multicast of in0 over every number of cores that splits the
+    output columns; each with the largest output block (then K block) whose buffers fit the device's L1 budget.
+    `activation` (a ttnn.UnaryOpType) is fused: applied to each output tile before it is packed."""
+    return _matmul_config(m, k, n, (grid.x, grid.y), spec, operands, fidelity, activation)
 
 
-@functools.cache
-def _matmul_config(m: int, k: int, n: int, grid_xy: tuple[int, int], l1_budget: int, operands: MatmulOperands,
-                   activation):
-    grid = ttnn.CoreCoord(*grid_xy)
-    geometry = MatmulGeometry(tiles(m), tiles(k), tiles(n))
+def _splits(tiles_: int, parts: int) -> list[int]:
+    """Tiles per core for each distinct way of spreading `tiles_` over at most `parts` cores."""
+    return sorted({-(-tiles_ // used) for used in range(1, min(tiles_, parts) + 1)})
+
+
+def _largest_fitting_blocks(geometry: MatmulGeometry, grid, l1_budget: int, operands: MatmulOperands, two_d: bool,
+                            per_core_m: int, per_core_n: int, activation):
     dest = DEST_TILES_FP32 if operands.fp32_dest_acc_en else DEST_TILES
-    two_d = geometry.mt >= grid.y
-    if two_d:
-        per_core_m, per_core_n = -(-geometry.mt // grid.y), -(-geometry.nt // grid.x)
-    else:
-        per_core_m, per_core_n = geometry.mt, -(-geometry.nt // (grid.x * grid.y))
     candidates = sorted(((h * w, w, in0_block_w, h) for h in _divisors(per_core_m) for w in _divisors(per_core_n)
                          for in0_block_w in _divisors(geometry.kt, MAX_IN0_BLOCK_W)), reverse=True)
     for _, block_w, in0_block_w, block_h in candidates:
@@ -83,8 +83,31 @@ def _matmul_config(m: int, k: int, n: int, grid_xy: tuple[int, int], l1_budget: 
             config = ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig(fuse_batch=True, mcast_in0=True, **common)
         if _bytes(config, geometry, operands) <= l1_budget:
             return config
-    raise ValueError(f"no matmul program config for [{m}, {k}] @ [{k}, {n}] fits {l1_budget} B of L1 per core "
-                     f"on a {grid.x}x{grid.y} grid")
+    return None
+
+
+@functools.cache
+def _matmul_config(m: int, k: int, n: int, grid_xy: tuple[int, int], spec: DeviceSpec, operands: MatmulOperands,
+                   fidelity: str, activation):
+    grid = ttnn.CoreCoord(*grid_xy)
+    geometry = MatmulGeometry(tiles(m), tiles(k), tiles(n))
+    shapes = [(True, per_core_m, -(-geometry.nt // grid.x)) for per_core_m in _splits(geometry.mt, grid.y)]
+    shapes += [(False, geometry.mt, per_core_n) for per_core_n in _splits(geometry.nt, grid.x * grid.y)]
+    best = None
+    for two_d, per_core_m, per_core_n in shapes:
+        config = _largest_fitting_blocks(geometry, grid, spec.l1_budget, operands, two_d, per_core_m, per_core_n,
+                                         activation)
+        if config is None:
+            continue
+        predicted = matmul_kernel_ns(config, geometry, operands, fidelity, spec, True, True)
+        if activation is not None:
+            predicted += activation_ns(per_core_m * per_core_n, spec)
+        if best is None or predicted < best[0]:
+            best = predicted, config
+    if best is None:
+        raise ValueError(f"no matmul program config for [{m}, {k}] @ [{k}, {n}] fits {spec.l1_budget} B of L1 per "
+                         f"core on a {grid.x}x{grid.y} grid")
+    return best[1]
 
 
 def _chunk_sizes(length: int) -> list[int]:

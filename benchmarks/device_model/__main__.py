@@ -37,7 +37,7 @@ def predict_matmul(m: int, k: int, n: int, dtype: str, fidelity: str, device: st
     kernel.math_fidelity = getattr(ttnn.MathFidelity, fidelity)
     spec = device_spec(device)
     operands = MatmulOperands(tt_dtype, tt_dtype, tt_dtype, kernel.fp32_dest_acc_en, kernel.packer_l1_acc)
-    config = matmul_config(m, k, n, ttnn.CoreCoord(*spec.grid), spec.l1_budget, operands)
+    config = matmul_config(m, k, n, ttnn.CoreCoord(*spec.grid), spec, operands, fidelity)
     with dry_runtime(device) as runtime, runtime.recording() as log:
         def upload(shape):
             return ttnn.from_torch(torch.empty(shape, device="meta"), dtype=tt_dtype, layout=ttnn.TILE_LAYOUT,

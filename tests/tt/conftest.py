@@ -26,7 +26,7 @@ FULL_SIZE = [(preset, device, cameras, size, batch)
 class FullSizeRuns:
     runs: dict[tuple, DryRun] = field(default_factory=dict)
     refusals: dict[tuple, str] = field(default_factory=dict)
-    matmul_shapes: set = field(default_factory=set)  # (m, k, n, operands, activation) asked of matmul_config
+    matmul_shapes: set = field(default_factory=set)  # (m, k, n, operands, fidelity, activation) of matmul_config
 
 
 @pytest.fixture(scope="session")
@@ -34,9 +34,9 @@ def full_size() -> FullSizeRuns:
     result = FullSizeRuns()
     original = tt.program_configs.matmul_config
 
-    def recorded(m, k, n, grid, l1_budget, operands, activation=None):
-        result.matmul_shapes.add((m, k, n, operands, activation))
-        return original(m, k, n, grid, l1_budget, operands, activation)
+    def recorded(m, k, n, grid, spec, operands, fidelity, activation=None):
+        result.matmul_shapes.add((m, k, n, operands, fidelity, activation))
+        return original(m, k, n, grid, spec, operands, fidelity, activation)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tt.common, "matmul_config", recorded)

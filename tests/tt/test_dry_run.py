@@ -44,12 +44,12 @@ def test_cli_prints_every_stage(capsys):
         assert any(line.startswith(stage) for line in out.splitlines()), stage
 
 
-def _config_without_output_blocks(m, k, n, grid, l1_budget, operands, activation=None):
+def _config_without_output_blocks(m, k, n, grid, spec, operands, fidelity, activation=None):
     """The 2D config tt/program_configs.py chose before it took the L1 budget: each core's whole output block at
     once, K in the largest blocks of at most 8 tiles."""
     mt, kt, nt = -(-m // 32), -(-k // 32), -(-n // 32)
     if mt < grid.y:
-        return tt.program_configs.matmul_config(m, k, n, grid, l1_budget, operands, activation)
+        return tt.program_configs.matmul_config(m, k, n, grid, spec, operands, fidelity, activation)
     per_core = (-(-mt // grid.y), -(-nt // grid.x))
     return ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(
         compute_with_storage_grid_size=grid, in0_block_w=max(d for d in range(1, 9) if kt % d == 0),

@@ -9,17 +9,42 @@ from tt.host.device import DEVICES
 from tt.host.resources.attention import SdpaShape, sdpa_shape_buffers
 from tt.host.resources.matmul import TWO_D, MatmulGeometry, matmul_buffers
 from tt.ops import ttnn
-from tt.host.timing import sdpa_kernel_ns, sdpa_traffic
+from tt.host.timing import activation_ns, matmul_kernel_ns, sdpa_kernel_ns, sdpa_traffic
 from tt.program_configs import DEST_TILES, DEST_TILES_FP32, SdpaCall, matmul_config, sdpa_config, tiles
+
+
+def _predicted_matmul(cfg, geometry, operands, fidelity, activation, spec) -> float:
+    extra = activation_ns(cfg.per_core_M * cfg.per_core_N, spec) if activation is not None else 0.0
+    return matmul_kernel_ns(cfg, geometry, operands, fidelity, spec, True, True) + extra
+
+
+def _alternatives(geometry, grid, spec, operands, activation):
+    """Hand-made configs of each family: 2D over every core row, 1D over every core, both with one-tile subblocks
+    and blocks; each that fits the budget."""
+    act = None if activation is None else ttnn.UnaryWithParam(activation)
+    common = dict(compute_with_storage_grid_size=grid, in0_block_w=1, out_subblock_h=1, out_subblock_w=1,
+                  out_block_h=1, out_block_w=1, fused_activation=act)
+    two_d = ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(
+        transpose_mcast=False, per_core_M=-(-geometry.mt // grid.y), per_core_N=-(-geometry.nt // grid.x), **common)
+    one_d = ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig(
+        fuse_batch=True, mcast_in0=True, per_core_M=geometry.mt, per_core_N=-(-geometry.nt // (grid.x * grid.y)),
+        **common)
+    for cfg in (two_d, one_d):
+        if sum(n * size for _, n, size in matmul_buffers(cfg, geometry, operands, spec.dram_banks)) <= spec.l1_budget:
+            yield cfg
 
 
 @pytest.mark.parametrize("device", sorted(DEVICES))
 def test_matmul_config_at_every_full_size_shape(full_size, device):
+    """The config tiles the output within the grid, its buffers fit, and neither family's plain config (every core
+    row or every core, single-tile blocks) is predicted faster."""
     spec = DEVICES[device]
     grid = ttnn.CoreCoord(*spec.grid)
     assert len(full_size.matmul_shapes) > 50
-    for m, k, n, operands, activation in sorted(full_size.matmul_shapes, key=str):
-        cfg = matmul_config(m, k, n, grid, spec.l1_budget, operands, activation)
+    families = set()
+    for m, k, n, operands, fidelity, activation in sorted(full_size.matmul_shapes, key=str):
+        cfg = matmul_config(m, k, n, grid, spec, operands, fidelity, activation)
+        families.add(type(cfg).__name__)
         geometry = MatmulGeometry(tiles(m), tiles(k), tiles(n))
         label = f"{device} [{m}, {k}] @ [{k}, {n}]"
         assert geometry.kt % cfg.in0_block_w == 0, label
@@ -30,20 +55,25 @@ def test_matmul_config_at_every_full_size_shape(full_size, device):
         blocks_y, blocks_x = -(-geometry.mt // cfg.per_core_M), -(-geometry.nt // cfg.per_core_N)
         if isinstance(cfg, TWO_D):
             assert blocks_x <= grid.x and blocks_y <= grid.y, label
-            assert (cfg.per_core_M - 1) * grid.y < geometry.mt, f"{label}: a core row left idle"
+            assert (cfg.per_core_M - 1) * blocks_y < geometry.mt, f"{label}: a core row left idle"
         else:
-            assert cfg.mcast_in0 and blocks_y == 1 and blocks_x <= grid.x * grid.y, label
+            assert cfg.mcast_in0 and cfg.per_core_M == geometry.mt and blocks_x <= grid.x * grid.y, label
         used = sum(entries * size for _, entries, size in matmul_buffers(cfg, geometry, operands, spec.dram_banks))
         assert used <= spec.l1_budget, f"{label}: {used} B > {spec.l1_budget} B"
+        chosen = _predicted_matmul(cfg, geometry, operands, fidelity, activation, spec)
+        for other in _alternatives(geometry, grid, spec, operands, activation):
+            assert chosen <= _predicted_matmul(other, geometry, operands, fidelity, activation, spec), label
+    assert families == {"MatmulMultiCoreReuseMultiCastProgramConfig", "MatmulMultiCoreReuseMultiCast1DProgramConfig"}
 
 
 def test_a_smaller_budget_gets_smaller_blocks(full_size):
     """The gate/up projection of the pi0 VLM (3 cameras): the full budget takes larger output blocks than a third
     of it, and both fit what they were given."""
-    m, k, n, operands, activation = max((s for s in full_size.matmul_shapes if s[1:3] == (2048, 16384)),
-                                        key=lambda s: s[0])
-    grid, budget = ttnn.CoreCoord(8, 8), DEVICES["n150"].l1_budget
-    large, small = (matmul_config(m, k, n, grid, b, operands, activation) for b in (budget, budget // 3))
+    m, k, n, operands, fidelity, activation = max((s for s in full_size.matmul_shapes if s[1:3] == (2048, 16384)),
+                                                  key=lambda s: s[0])
+    grid, spec = ttnn.CoreCoord(8, 8), DEVICES["n150"]
+    small_spec = replace(spec, l1_bytes=spec.l1_unreserved_base + spec.l1_budget // 3)
+    large, small = (matmul_config(m, k, n, grid, s, operands, fidelity, activation) for s in (spec, small_spec))
     assert small.out_block_h * small.out_block_w < large.out_block_h * large.out_block_w
 
 
