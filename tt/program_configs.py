@@ -102,8 +102,11 @@ def _matmul_config(m: int, k: int, n: int, grid_xy: tuple[int, int], spec: Devic
         predicted = matmul_kernel_ns(config, geometry, operands, fidelity, spec, True, True)
         if activation is not None:
             predicted += activation_ns(per_core_m * per_core_n, spec)
-        if best is None or predicted < best[0]:
-            best = predicted, config
+        busy_cores = -(-geometry.mt // per_core_m) * -(-geometry.nt // per_core_n)
+        # on a tie (DRAM-bound shapes) more cores win: the model puts no per-core limit on DRAM reads, a card does
+        key = (round(predicted), -busy_cores)
+        if best is None or key < best[0]:
+            best = key, config
     if best is None:
         raise ValueError(f"no matmul program config for [{m}, {k}] @ [{k}, {n}] fits {spec.l1_budget} B of L1 per "
                          f"core on a {grid.x}x{grid.y} grid")
