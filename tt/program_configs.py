@@ -61,9 +61,9 @@ def matmul_config(m: int, k: int, n: int, grid, spec: DeviceSpec, operands: Matm
     return _matmul_config(m, k, n, (grid.x, grid.y), spec, operands, fidelity, activation)
 
 
-def _splits(tiles_: int, parts: int) -> list[int]:
-    """Tiles per core for each distinct way of spreading `tiles_` over at most `parts` cores."""
-    return sorted({-(-tiles_ // used) for used in range(1, min(tiles_, parts) + 1)})
+def _splits(count: int, parts: int) -> list[int]:
+    """Tiles per core for each distinct way of spreading `count` tiles over at most `parts` cores."""
+    return sorted({-(-count // used) for used in range(1, min(count, parts) + 1)})
 
 
 def _largest_fitting_blocks(geometry: MatmulGeometry, grid, l1_budget: int, operands: MatmulOperands, two_d: bool,
