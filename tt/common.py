@@ -84,8 +84,7 @@ class Linear:
         self.bias = None if bias is None else upload_weight(runtime, lambda: _made(bias).reshape(1, -1),
                                                             ttnn.bfloat16)
 
-    def program_config(self, x, activation=None, bias=None):
-        bias = self.bias if bias is None else bias
+    def program_config(self, x, activation, bias):
         operands = MatmulOperands(x.dtype, self.weight.dtype, self.precision.activation_dtype,
                                   self.kernel.fp32_dest_acc_en, self.kernel.packer_l1_acc,
                                   None if bias is None else bias.dtype)

@@ -17,7 +17,7 @@ from models.prepare import TILE
 from tt.host.device import DeviceSpec
 from tt.host.resources.attention import SdpaShape, sdpa_shape_buffers
 from tt.host.resources.matmul import MatmulGeometry, MatmulOperands, matmul_buffers
-from tt.host.timing import activation_ns, matmul_kernel_ns, sdpa_kernel_ns, sdpa_traffic
+from tt.host.timing import matmul_kernel_ns, sdpa_kernel_ns, sdpa_traffic
 from tt.ops import ttnn
 
 MAX_IN0_BLOCK_W = 8
@@ -54,7 +54,7 @@ def _bytes(config, geometry: MatmulGeometry, operands: MatmulOperands) -> int:
 
 def matmul_config(m: int, k: int, n: int, grid, spec: DeviceSpec, operands: MatmulOperands, fidelity: str,
                   activation=None):
-    """The config tt.host.timing predicts fastest (kernel plus fused activation) among 2D multicast over every number
+    """The config tt.host.timing predicts fastest (its fused activation included) among 2D multicast over every number
     of core rows that splits the output rows, and 1D multicast of in0 over every number of cores that splits the
     output columns; each with the largest output block (then K block) whose buffers fit the device's L1 budget.
     `activation` (a ttnn.UnaryOpType) is fused: applied to each output tile before it is packed."""
@@ -100,8 +100,6 @@ def _matmul_config(m: int, k: int, n: int, grid_xy: tuple[int, int], spec: Devic
         if config is None:
             continue
         predicted = matmul_kernel_ns(config, geometry, operands, fidelity, spec, True, True)
-        if activation is not None:
-            predicted += activation_ns(per_core_m * per_core_n, spec)
         busy_cores = -(-geometry.mt // per_core_m) * -(-geometry.nt // per_core_n)
         # on a tie (DRAM-bound shapes) more cores win: the model puts no per-core limit on DRAM reads, a card does
         key = (round(predicted), -busy_cores)

@@ -9,13 +9,8 @@ from tt.host.device import DEVICES
 from tt.host.resources.attention import SdpaShape, sdpa_shape_buffers
 from tt.host.resources.matmul import TWO_D, MatmulGeometry, MatmulOperands, matmul_buffers
 from tt.ops import ttnn
-from tt.host.timing import activation_ns, matmul_kernel_ns, sdpa_kernel_ns, sdpa_traffic
+from tt.host.timing import matmul_kernel_ns, sdpa_kernel_ns, sdpa_traffic
 from tt.program_configs import DEST_TILES, DEST_TILES_FP32, SdpaCall, matmul_config, sdpa_config, tiles
-
-
-def _predicted_matmul(cfg, geometry, operands, fidelity, activation, spec) -> float:
-    extra = activation_ns(cfg.per_core_M * cfg.per_core_N, spec) if activation is not None else 0.0
-    return matmul_kernel_ns(cfg, geometry, operands, fidelity, spec, True, True) + extra
 
 
 def _alternatives(geometry, grid, spec, operands, activation):
@@ -60,9 +55,9 @@ def test_matmul_config_at_every_full_size_shape(full_size, device):
             assert cfg.mcast_in0 and cfg.per_core_M == geometry.mt and blocks_x <= grid.x * grid.y, label
         used = sum(entries * size for _, entries, size in matmul_buffers(cfg, geometry, operands, spec.dram_banks))
         assert used <= spec.l1_budget, f"{label}: {used} B > {spec.l1_budget} B"
-        chosen = _predicted_matmul(cfg, geometry, operands, fidelity, activation, spec)
+        chosen = matmul_kernel_ns(cfg, geometry, operands, fidelity, spec, True, True)
         for other in _alternatives(geometry, grid, spec, operands, activation):
-            assert round(chosen) <= round(_predicted_matmul(other, geometry, operands, fidelity, activation, spec)), \
+            assert round(chosen) <= round(matmul_kernel_ns(other, geometry, operands, fidelity, spec, True, True)), \
                 label
     assert families == {"MatmulMultiCoreReuseMultiCastProgramConfig", "MatmulMultiCoreReuseMultiCast1DProgramConfig"}
 

@@ -184,13 +184,17 @@ def matmul_traffic(config, g: MatmulGeometry, ops: MatmulOperands, in0_dram: boo
 
 def matmul_kernel_ns(config, g: MatmulGeometry, ops: MatmulOperands, fidelity: str, spec: DeviceSpec,
                      in0_dram: bool, out_dram: bool, constants: MatmulConstants = MATMUL) -> float:
-    """Predicted kernel time of a matmul program before the physical floor is applied."""
+    """Predicted kernel time of a matmul program, its fused activation's SFPU pass included, before the physical
+    floor is applied."""
     compute_ns = matmul_work(config, g, ops, fidelity).cycles(constants) / spec.clock_hz * 1e9
     traffic = matmul_traffic(config, g, ops, in0_dram, out_dram)
     arch = arch_constants(spec)
     efficiency = arch.sharded_matmul_dram_efficiency if isinstance(config, DRAM_SHARDED) \
         else arch.matmul_dram_efficiency
-    return constants.start_ns + max(compute_ns, _dram_time_ns(traffic, spec, efficiency))
+    kernel = constants.start_ns + max(compute_ns, _dram_time_ns(traffic, spec, efficiency))
+    if getattr(config, "fused_activation", None) is not None:
+        kernel += activation_ns(config.per_core_M * config.per_core_N, spec)
+    return kernel
 
 
 def _matmul(call, spec: DeviceSpec, program: Program) -> OpCost:
@@ -201,8 +205,6 @@ def _matmul(call, spec: DeviceSpec, program: Program) -> OpCost:
     minimal = _bytes(a) + _bytes(b) + g.total_mt * g.nt * TILE_BYTES[ops.out_dtype] * (not ops.out_sharded)
     floor = _floor_ns(flops, fidelity, program.work.busy_cores, minimal, spec)
     kernel = matmul_kernel_ns(config, g, ops, fidelity, spec, _bytes(a) > 0, not ops.out_sharded)
-    if getattr(config, "fused_activation", None) is not None:
-        kernel += activation_ns(config.per_core_M * config.per_core_N, spec)
     return OpCost(max(kernel, floor), floor, flops, minimal, fidelity, True)
 
 
