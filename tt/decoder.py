@@ -8,6 +8,8 @@ so `modulations` computes them for every denoising step before the loop starts.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from models.config import DecoderConfig
@@ -51,6 +53,14 @@ class Norm:
                              compute_kernel_config=self.precision.norm_kernel), gate
 
 
+def attention_scales(head_dim: int) -> tuple[float, float]:
+    """(the scale SDPA applies, the scale folded into q's weights). ttnn's SDPA given a mask and a scale other than
+    1 first multiplies the mask by 1 / scale in a program of its own (tt.host.resources.attention); 1 / sqrt(head_dim)
+    is folded into q instead when it is a power of two, which scales every weight format exactly."""
+    scale = head_dim ** -0.5
+    return (1.0, scale) if math.log2(scale).is_integer() else (scale, 1.0)
+
+
 def _gated_residual(x, y, gate):
     return ttnn.add(x, y if gate is None else ttnn.multiply(y, gate))
 
@@ -66,17 +76,19 @@ class DecoderLayer:
         attn = scoped(w, "self_attn.")
         h, k, d = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
         padded = tile_padded(d)
-        bias = (lambda: fused_qkv(attn["q_proj.bias"], attn["k_proj.bias"], attn["v_proj.bias"], h, k, d, padded)) \
-            if cfg.qkv_bias else None
-        self.qkv = Linear(runtime, lambda: fused_qkv(attn["q_proj.weight"], attn["k_proj.weight"],
+        self.attention_scale, q_scale = attention_scales(d)
+        projection_scale = 1.0 if cfg.qk_norm else q_scale  # a q norm would undo a scale applied before it
+        bias = (lambda: fused_qkv(attn["q_proj.bias"] * projection_scale, attn["k_proj.bias"], attn["v_proj.bias"],
+                                  h, k, d, padded)) if cfg.qkv_bias else None
+        self.qkv = Linear(runtime, lambda: fused_qkv(attn["q_proj.weight"] * projection_scale, attn["k_proj.weight"],
                                                      attn["v_proj.weight"], h, k, d, padded), bias,
                           precision.matmuls(f"{role}_qkvo"))
         self.o_proj = Linear(runtime, lambda: output_projection(attn["o_proj.weight"], h, d, padded), None,
                              precision.matmuls(f"{role}_qkvo"))
         self.qk_norm_eps = cfg.norm_eps * d / padded
-        self.qk_norms = tuple(upload_weight(runtime, lambda name=name: padded_head_norm(
-            norm_weight(cfg.family, attn[f"{name}.weight"]), padded).reshape(1, -1), ttnn.bfloat16)
-            for name in ("q_norm", "k_norm")) if cfg.qk_norm else None
+        self.qk_norms = tuple(upload_weight(runtime, lambda name=name, scale=scale: padded_head_norm(
+            norm_weight(cfg.family, attn[f"{name}.weight"]) * scale, padded).reshape(1, -1), ttnn.bfloat16)
+            for name, scale in (("q_norm", q_scale), ("k_norm", 1.0))) if cfg.qk_norm else None
         self.input_layernorm = Norm(runtime, cfg, scoped(w, "input_layernorm."), precision, role)
         self.post_attention_layernorm = Norm(runtime, cfg, scoped(w, "post_attention_layernorm."), precision, role)
         self.mlp = _MLP[cfg.family](runtime, scoped(w, "mlp."), precision.matmuls(f"{role}_mlp"))
@@ -97,7 +109,7 @@ class DecoderLayer:
 
     def attend(self, q, k, v, mask):
         attn = ttnn.transformer.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, is_causal=False, scale=self.cfg.head_dim ** -0.5,
+            q, k, v, attn_mask=mask, is_causal=False, scale=self.attention_scale,
             program_config=sdpa_program(q, k, mask, self.precision.attention_kernel, self.grid, self.spec),
             compute_kernel_config=self.precision.attention_kernel)
         return ttnn.experimental.nlp_concat_heads(attn)

@@ -125,6 +125,11 @@ class _LayerTape:
     mlp_up: object
 
 
+def _scaled(x, scale: float):
+    """x * scale; no op when the scale is folded into q (tt.decoder.attention_scales)."""
+    return x if scale == 1.0 else ttnn.multiply(x, scale)
+
+
 def _layer_forward(layer: DecoderLayer, h0, k_prefix, v_prefix, rope, mask, modulations):
     cfg = layer.cfg
     b, _, s, _ = h0.shape
@@ -143,7 +148,7 @@ def _layer_forward(layer: DecoderLayer, h0, k_prefix, v_prefix, rope, mask, modu
     q_grouped = ttnn.reshape(rope(q), [b, cfg.num_kv_heads, group * s, d])
     kernel = layer.precision.attention_kernel
     scores = ttnn.matmul(q_grouped, keys, transpose_b=True, dtype=ttnn.float32, compute_kernel_config=kernel)
-    probs32 = ttnn.softmax(ttnn.add(ttnn.multiply(scores, cfg.head_dim ** -0.5), mask), dim=-1)
+    probs32 = ttnn.softmax(ttnn.add(_scaled(scores, layer.attention_scale), mask), dim=-1)
     out = ttnn.matmul(ttnn.typecast(probs32, ttnn.bfloat16), values, compute_kernel_config=kernel)
     attn = ttnn.experimental.nlp_concat_heads(ttnn.reshape(out, [b, cfg.num_heads, s, d]))
     h1 = ttnn.add(h0, _gated(layer.o_proj(attn), gate1))
@@ -171,8 +176,8 @@ def _layer_backward(layer: DecoderLayer, tape: _LayerTape, dh2, rope):
                          [b, cfg.num_kv_heads, group * s, d])
     d_probs = ttnn.matmul(d_out, tape.values, transpose_b=True, dtype=ttnn.float32, compute_kernel_config=kernel)
     row_sums = ttnn.sum(ttnn.multiply(d_probs, tape.probs32), dim=-1, keepdim=True)
-    d_scores = ttnn.typecast(ttnn.multiply(ttnn.multiply(tape.probs32, ttnn.subtract(d_probs, row_sums)),
-                                           cfg.head_dim ** -0.5), ttnn.bfloat16)
+    d_scores = ttnn.typecast(_scaled(ttnn.multiply(tape.probs32, ttnn.subtract(d_probs, row_sums)),
+                                     layer.attention_scale), ttnn.bfloat16)
     d_values = ttnn.matmul(ttnn.typecast(tape.probs32, ttnn.bfloat16), d_out, transpose_a=True,
                            compute_kernel_config=kernel)
     d_keys = ttnn.matmul(d_scores, tape.q_grouped, transpose_a=True, compute_kernel_config=kernel)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from models import gemma_decoder, get_preset, qwen_decoder
+from tt import decoder as tt_decoder
 from models.masks import additive_mask, attention_mask_2d, prefix_positions, suffix_ar_flags
 from reference import dual_expert as ref_dual
 from reference.attention import attend
@@ -19,7 +20,7 @@ from tests.tt.tensors import BLOCK_PCC, to_host
 from tt import dual_expert as tt_dual
 from tt.attention import PrefixKVCache, Rope, Rotation, upload_mask
 from tt.common import scoped, upload
-from tt.decoder import DecoderLayer
+from tt.decoder import DecoderLayer, attention_scales
 from tt.ops import ttnn
 from tt.policy import Pi0Policy as TTPolicy
 from tt.precision import Precision
@@ -96,6 +97,47 @@ def test_decoder_attention_mlp_and_block(runtime, family, precision):
     compare(f"{label} mlp", to_host(tt_layer.mlp(h_dev))[:, 0], layer.mlp(h), min_pcc=BLOCK_PCC[precision])
     compare(f"{label} block", to_host(tt_layer.finish(h_dev, tt_attn, tgate))[:, 0][pad], expected_block[pad],
             min_pcc=BLOCK_PCC[precision])
+
+
+def test_the_attention_scale_is_folded_into_q_only_where_that_is_exact():
+    assert attention_scales(256) == (1.0, 1 / 16) and attention_scales(64) == (1.0, 1 / 8)
+    assert attention_scales(128) == (128 ** -0.5, 1.0) and attention_scales(72) == (72 ** -0.5, 1.0)
+
+
+FOLDED = {"gemma q weights": get_preset("pi0-tiny").vlm,
+          "qwen2.5 q weights and biases": qwen_decoder(128, 1, 384, num_heads=2, num_kv_heads=1, head_dim=64,
+                                                       flavour="qwen2"),
+          "qwen3 q norm": qwen_decoder(128, 1, 384, num_heads=2, num_kv_heads=1, head_dim=64)}
+
+
+@pytest.mark.parametrize("where", FOLDED)
+@torch.no_grad()
+def test_a_folded_attention_scale_changes_no_bit_and_drops_the_mask_rescaling(runtime, monkeypatch, where):
+    """The scale folded into q (tt.decoder.attention_scales) against the same layer giving it to SDPA: the same
+    attention output to the bit, and no SDPA program rescaling the mask first."""
+    cfg = FOLDED[where]
+    ref = RefDecoder(cfg)
+    init_random_(ref, 5)
+    weights = scoped(ref.state_dict(), "layers.0.")
+    pad = torch.ones(BATCH, SEQ, dtype=torch.bool)
+    pad[1, 30:] = False
+    mask, positions = attention_mask_2d(pad, torch.zeros_like(pad)), prefix_positions(pad)
+    h = upload(runtime, torch.randn(BATCH, 1, SEQ, cfg.width), ttnn.bfloat16)
+    rope = Rope.upload(runtime, positions, cfg.rope_theta, Rotation.upload(runtime, cfg.head_dim))
+
+    def attention(layer):
+        with runtime.recording() as log:
+            q, k, v, _ = layer.project(h, rope)
+            out = to_host(layer.attend(q, k, v, upload_mask(runtime, mask)))
+        sdpa, = log.select(op="ttnn.transformer.scaled_dot_product_attention")
+        return out, [program.name for program in sdpa.programs or ()]
+
+    folded, folded_programs = attention(DecoderLayer(runtime, cfg, weights, Precision("bfp8")))
+    monkeypatch.setattr(tt_decoder, "attention_scales", lambda head_dim: (head_dim ** -0.5, 1.0))
+    given, given_programs = attention(DecoderLayer(runtime, cfg, weights, Precision("bfp8")))
+    assert torch.equal(folded, given), f"{where}: max diff {float((folded - given).abs().max())}"
+    if runtime.mode != "device":
+        assert folded_programs == ["sdpa"] and given_programs == ["mask prescale", "sdpa"]
 
 
 @pytest.mark.parametrize("preset", ["pi0-tiny", "pi05-tiny"])
