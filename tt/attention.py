@@ -154,3 +154,42 @@ class PrefixKVCache:
     @property
     def length(self) -> int:
         return self.keys[0].shape[2]
+
+
+class ExpertKV:
+    """Per expert layer, the keys and values a denoising step attends over, [B, K, P + S, D]: the prefix cache's, then
+    the suffix's own. The first step of a sample_actions call concatenates the two. With one batch row, where the
+    device-time model predicts it faster, every later step overwrites the suffix rows of that tensor in place
+    (ttnn.fill_cache at the prefix length, a tile multiple by tt.prefix's staging) instead of concatenating again.
+    fill_cache writes one batch row per call (its device validation), so with more rows every step concatenates."""
+
+    def __init__(self, cache: PrefixKVCache):
+        self.cache = cache
+        self._buffers: dict[int, tuple] = {}  # by layer: the tensors later steps fill in place
+
+    def extended(self, layer: int, k_BKSD, v_BKSD) -> tuple:
+        """([prefix | k], [prefix | v]) of expert layer `layer`."""
+        buffers = self._buffers.get(layer)
+        if buffers is not None:
+            for buffer, rows in zip(buffers, (k_BKSD, v_BKSD), strict=True):
+                ttnn.fill_cache(buffer, rows, 0, update_idx=self.cache.length)
+            return buffers
+        buffers = (ttnn.concat([self.cache.keys[layer], k_BKSD], dim=2),
+                   ttnn.concat([self.cache.values[layer], v_BKSD], dim=2))
+        if k_BKSD.shape[0] == 1 and self._fill_is_faster(k_BKSD):
+            self._buffers[layer] = buffers
+        return buffers
+
+    def _fill_is_faster(self, rows_1KSD) -> bool:
+        """fill_cache deals out rows of tiles (32 rows of one head, its width in tiles each), concat single tiles:
+        with few heads the fill leaves most cores idle (tt.host.timing's costs of both, one op each)."""
+        device = rows_1KSD.device()
+        grid, spec = device.compute_with_storage_grid_size(), spec_of(device)
+        _, heads, length, width = rows_1KSD.padded_shape
+        cores, width_tiles, tile_bytes = grid.x * grid.y, width // TILE, TILE_BYTES[rows_1KSD.dtype]
+        row_blocks = heads * length // TILE
+        out_tiles = heads * (self.cache.length + length) // TILE * width_tiles
+        fill = streamed_ns(-(-row_blocks // cores) * width_tiles, "stream", 2 * row_blocks * width_tiles * tile_bytes,
+                           spec)
+        concat = streamed_ns(-(-out_tiles // cores), "stream", 2 * out_tiles * tile_bytes, spec)
+        return fill < concat

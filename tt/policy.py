@@ -19,7 +19,7 @@ from models.noise import sampling_inputs
 from models.observation import Observation
 from models.rtc import RealTimeChunking
 from tt import velocity_vjp
-from tt.attention import PrefixKVCache, Rope, upload_mask
+from tt.attention import ExpertKV, PrefixKVCache, Rope, upload_mask
 from tt.common import CachedRuntime, scoped, upload
 from tt.decoder import Decoder, token_ids
 from tt.dual_expert import fill_prefix_cache, run_suffix
@@ -91,7 +91,7 @@ class Pi0Policy:
         """One velocity evaluation at (x_t, t) for per-step checks: float32 [B, horizon, action_dim] on the host.
         Every row of t_B must hold the same time (the denoising loop's case)."""
         rope, mask, plan, modulations = self._one_step(t_B, prefix_cache, state_BS, x_t_BHA.shape[0])
-        v = self._velocity(self.upload_actions(x_t_BHA), 0, prefix_cache, rope, mask, plan, modulations)
+        v = self._velocity(self.upload_actions(x_t_BHA), 0, ExpertKV(prefix_cache), rope, mask, plan, modulations)
         return self._read_actions(v)
 
     def velocity_and_pullback(self, x_t_BHA: torch.Tensor, t_B: torch.Tensor, prefix_cache: PrefixKVCache,
@@ -138,16 +138,18 @@ class Pi0Policy:
             self._schedules[steps] = conditions, self._modulations(conditions)
         return self._schedules[steps]
 
-    def _velocity(self, x_B1RA, step: int, cache, rope, mask, plan: SuffixPlan, modulations):
+    def _velocity(self, x_B1RA, step: int, kv: ExpertKV, rope, mask, plan: SuffixPlan, modulations):
         embs = self.suffix.embed(ttnn.typecast(x_B1RA, ttnn.bfloat16), plan, step)
-        hidden = run_suffix(self.expert, embs, cache, rope, mask, modulations[step] if modulations else None)
+        hidden = run_suffix(self.expert, embs, kv, rope, mask, modulations[step] if modulations else None)
         return self.suffix.velocity(hidden)
 
     def _step_velocity(self, cache, rope, mask, plan: SuffixPlan, modulations, times: list[float],
                        guidance: DeviceGuidance | None):
         """velocity(x, step) for the Euler loop: the plain one, or guided by real-time chunking."""
+        kv = ExpertKV(cache)
+
         def plain(x, step):
-            return self._velocity(x, step, cache, rope, mask, plan, modulations)
+            return self._velocity(x, step, kv, rope, mask, plan, modulations)
 
         if guidance is None:
             return plain

@@ -34,7 +34,7 @@ class StageTime:
 
 
 def _stage(name: str, records: list[OpRecord], spec: DeviceSpec) -> StageTime:
-    ops = [r for r in records if r.kind == "op" and r.cost is not None]
+    ops = [r for r in records if r.kind == "op" and r.cost is not None and r.programs]
     by_site = defaultdict(lambda: [0, 0.0])
     for r in ops:
         site = f"{r.op.removeprefix('ttnn.')} at {r.call_site.split(' <- ')[-1]}"

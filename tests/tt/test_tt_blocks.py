@@ -18,7 +18,7 @@ from reference.random_init import init_random_, random_policy
 from tests.metrics import compare
 from tests.tt.tensors import BLOCK_PCC, to_host
 from tt import dual_expert as tt_dual
-from tt.attention import PrefixKVCache, Rope, Rotation, upload_mask
+from tt.attention import ExpertKV, PrefixKVCache, Rope, Rotation, upload_mask
 from tt.common import scoped, upload
 from tt.decoder import DecoderLayer, attention_scales
 from tt.ops import ttnn
@@ -185,7 +185,7 @@ def test_one_shared_attention_layer(runtime, preset, precision):
     suffix_rope, suffix_mask = tt.suffix_attention(pad)
     plan, modulations = tt.plan_denoising([0.4], state, BATCH)
     tt_suffix = tt.suffix.embed(ttnn.typecast(tt.upload_actions(x_t), ttnn.bfloat16), plan, 0)
-    hidden = tt_dual.run_suffix(tt.expert, tt_suffix, cache, suffix_rope, suffix_mask,
+    hidden = tt_dual.run_suffix(tt.expert, tt_suffix, ExpertKV(cache), suffix_rope, suffix_mask,
                                 modulations[0] if modulations else None)
     compare(f"[{runtime.label}] {preset} shared-attention layer {precision}",
             tt.suffix.layout.logical_rows(to_host(hidden)[:, 0]), expected, min_pcc=BLOCK_PCC[precision])

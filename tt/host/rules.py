@@ -66,6 +66,8 @@ RULES = {
     "ttnn.experimental.rotary_embedding": (
         Rule(("input_tensor", "cos_cache", "sin_cache"), (TILE_LAYOUT,), (BF16, F32, BFP8),
              "Inputs to rotary embedding must be tilized"),),
+    "ttnn.fill_cache": (
+        Rule(("cache_tensor", "input_tensor"), (TILE_LAYOUT,), (F32, BF16, BFP8), "update_cache device op validation"),),
 }
 
 
@@ -299,6 +301,37 @@ def _check_rotary(call: BoundCall, spec: DeviceSpec) -> None:
             _reject(call, name, "sharded rotary embedding operands are not modelled on the host path")
 
 
+def _check_fill_cache(call: BoundCall, spec: DeviceSpec) -> None:
+    """UpdateKVCacheOperation's validation of a fill (0.81.1 messages), and the tile-aligned update_idx its docstring
+    asks for; a fill running past the cache's sequence, which the device would write into the next head's rows, is
+    refused too."""
+    cache, x = call.tensor("cache_tensor"), call.tensor("input_tensor")
+    c, i = list(cache.padded_shape), list(x.padded_shape)
+    batch_idx, update_idx = call.arguments["batch_idx"], call.arguments["update_idx"]
+    if i[-1] != c[-1]:
+        _reject(call, "input_tensor", f"Input tensor width ({i[-1]}) must equal cache tensor width ({c[-1]})")
+    if i[0] != 1:
+        _reject(call, "input_tensor", f"Input tensor batch size must be 1 but got {i[0]}")
+    if i[1] != c[1]:
+        _reject(call, "input_tensor", f"Input tensor height ({i[1]}) must equal cache tensor height ({c[1]})")
+    if cache.memory_config().is_sharded():
+        _reject(call, "cache_tensor", "Cache tensor memory layout must be INTERLEAVED or ND_SHARDED but got "
+                                      f"{cache.memory_config().memory_layout.name}")
+    if x.dtype != cache.dtype:
+        _reject(call, "input_tensor", "Input and cache tensors must have same dtype!")
+    if x.memory_config().memory_layout == ttnn.TensorMemoryLayout.WIDTH_SHARDED:
+        _reject(call, "input_tensor", "Input tensor memory layout must not be WIDTH_SHARDED but got WIDTH_SHARDED")
+    if not 0 <= batch_idx < c[0]:
+        _reject(call, "batch_idx", f"Batch index ({batch_idx}) must be less than cache tensor batch size ({c[0]})")
+    if i[-2] > c[-2]:
+        _reject(call, "input_tensor", f"Input tensor height ({i[-2]}) must be <= cache tensor height ({c[-2]})")
+    if update_idx % TILE:
+        _reject(call, "update_idx", f"seq-dim offset {update_idx} must be a multiple of TILE_HEIGHT ({TILE})")
+    if update_idx + i[-2] > c[-2]:
+        _reject(call, "update_idx", f"rows {update_idx}..{update_idx + i[-2]} of the input run past the cache's "
+                                    f"{c[-2]} rows (the device would write into the next head's)")
+
+
 _SHAPE_CHECKS = {
     "ttnn.experimental.rotary_embedding": _check_rotary,
     "ttnn.linear": _check_matmul,
@@ -312,4 +345,5 @@ _SHAPE_CHECKS = {
     "ttnn.concat": _check_concat,
     "ttnn.slice": _check_slice,
     "ttnn.embedding": _check_embedding,
+    "ttnn.fill_cache": _check_fill_cache,
 }

@@ -94,7 +94,10 @@ def elapsed_ns(record, spec: DeviceSpec, traced: bool | None = None) -> float:
     """The time a recorded op (tt.oplog.OpRecord) holds the device queue: its kernel plus the op-to-op gap. Outside
     a trace the host dispatches each op itself, and an op whose kernel is shorter than the dispatch waits for it
     (dispatch runs ahead of the device, so the longer of the two paces the queue). `traced` overrides the record's
-    own mode (an eager dry run priced as the traced call it would be)."""
+    own mode (an eager dry run priced as the traced call it would be). A view (no program) issues no device command
+    and takes no time."""
+    if record.programs == ():
+        return 0.0
     arch = arch_constants(spec)
     busy = record.cost.kernel_ns + arch.traced_gap_ns
     return busy if (record.traced if traced is None else traced) else max(busy, arch.eager_dispatch_ns)
@@ -222,18 +225,28 @@ def streamed_ns(tiles_on_busiest_core: int, op_class: str, nbytes: float, spec: 
     return arch.start_ns + max(tiles_on_busiest_core * arch.tile_ns[op_class], _dram_time_ns(nbytes, spec))
 
 
+def _streamed_bytes(call, program: Program, out_bytes: int) -> int:
+    """DRAM bytes an uncalibrated op moves: its inputs once and its outputs once, except an embedding, which reads
+    only the table rows it gathers (as many bytes as it writes), and fill_cache, which writes its input into rows of
+    the cache it returns (input bytes in, the same out)."""
+    if program.name == "embedding":
+        return 2 * out_bytes
+    if program.name == "fill_cache":
+        return 2 * _bytes(call.tensor("input_tensor"))
+    return sum(_bytes(t) for t in _tensors(call)) + out_bytes
+
+
 def _streamed(call, spec: DeviceSpec, program: Program, op_class: str, out_bytes: int) -> OpCost:
-    # an embedding reads only the table rows it gathers: as many bytes as it writes
-    nbytes = (2 * out_bytes if program.name == "embedding" else sum(_bytes(t) for t in _tensors(call)) + out_bytes)
+    nbytes = _streamed_bytes(call, program, out_bytes)
     kernel = streamed_ns(program.work.units_per_core * _tiles_per_unit(call, program), op_class, nbytes, spec)
     floor = _floor_ns(0.0, None, program.work.busy_cores, nbytes, spec)
     return OpCost(max(kernel, floor), floor, 0.0, nbytes, None, False)
 
 
 def _tiles_per_unit(call, program: Program) -> int:
-    """Tiles in one work unit: norms and the rotary embedding deal out rows of tiles (a row is the width in tiles),
-    the rest single tiles."""
-    if program.name not in ("norm", "rope"):
+    """Tiles in one work unit: norms, the rotary embedding and fill_cache deal out rows of tiles (a row is the width
+    in tiles), the rest single tiles."""
+    if program.name not in ("norm", "rope", "fill_cache"):
         return 1
     return list(call.tensor("input_tensor").padded_shape)[-1] // 32
 
@@ -276,8 +289,8 @@ def _sdpa(call, spec: DeviceSpec, program: Program) -> OpCost:
 
 
 _CLASSES = {"binary": "stream", "mask prescale": "stream", "typecast": "stream", "concat": "stream",
-            "slice": "stream", "split": "stream", "embedding": "stream", "create_qkv_heads": "stream",
-            "concat_heads": "stream", "unary": "sfpu", "norm": "norm", "rope": "rope"}
+            "fill_cache": "stream", "slice": "stream", "split": "stream", "embedding": "stream",
+            "create_qkv_heads": "stream", "concat_heads": "stream", "unary": "sfpu", "norm": "norm", "rope": "rope"}
 
 
 def op_cost(call, spec: DeviceSpec, programs: tuple[Program, ...] | None, outputs) -> OpCost | None:

@@ -315,6 +315,38 @@ def test_binding_rejects_missing_argument():
         execute(real_ttnn.experimental.nlp_create_qkv_heads, (fused,), {})
 
 
+def test_fill_cache_writes_rows_of_one_batch_entry_in_place(runtime):
+    cache, rows = torch.randn(2, 2, 96, 64), torch.randn(1, 2, 32, 64)
+    t_cache = up(runtime, cache)
+    ttnn.fill_cache(t_cache, up(runtime, rows), 1, update_idx=64)
+    expected = cache.clone()
+    expected[1:, :, 64:] = rows
+    compare("fill_cache", to_host(t_cache), bf16(expected), max_abs=EXACT)
+
+
+@host_only
+@pytest.mark.parametrize(("rows", "batch_idx", "update_idx", "message"), [
+    ((2, 2, 32, 64), 0, 0, "Input tensor batch size must be 1 but got 2"),
+    ((1, 2, 32, 32), 0, 0, r"Input tensor width \(32\) must equal cache tensor width \(64\)"),
+    ((1, 1, 32, 64), 0, 0, r"Input tensor height \(1\) must equal cache tensor height \(2\)"),
+    ((1, 2, 128, 64), 0, 0, r"Input tensor height \(128\) must be <= cache tensor height \(96\)"),
+    ((1, 2, 32, 64), 2, 0, r"Batch index \(2\) must be less than cache tensor batch size \(2\)"),
+    ((1, 2, 32, 64), 0, 16, "must be a multiple of TILE_HEIGHT"),
+    ((1, 2, 64, 64), 0, 64, "run past the cache's 96 rows"),
+])
+def test_fill_cache_refuses_what_the_device_refuses(runtime, rows, batch_idx, update_idx, message):
+    cache = up(runtime, torch.zeros(2, 2, 96, 64))
+    with pytest.raises(ValueError, match=message):
+        ttnn.fill_cache(cache, up(runtime, torch.zeros(rows)), batch_idx, update_idx=update_idx)
+
+
+@host_only
+def test_fill_cache_needs_the_cache_dtype(runtime):
+    cache = up(runtime, torch.zeros(1, 1, 64, 64))
+    with pytest.raises(ValueError, match="Input and cache tensors must have same dtype"):
+        ttnn.fill_cache(cache, up(runtime, torch.zeros(1, 1, 32, 64), dtype=ttnn.bfloat8_b), 0)
+
+
 def test_layout_rules():
     w = host_tensor(torch.randn(64, 32))
     row_major = host_tensor(torch.randn(32, 64), layout=real_ttnn.ROW_MAJOR_LAYOUT)

@@ -39,6 +39,8 @@ def _physics_ns(record, spec) -> float:
     tensors = (*record.operands, *record.results)
     if record.op == "ttnn.embedding":  # a gather reads the table rows it writes, not the table
         tensors = (record.operands[0], *record.results, *record.results)
+    if record.op == "ttnn.fill_cache":  # reads its input and writes it into rows of the cache, in place
+        tensors = (record.operands[1], record.operands[1])
     nbytes = sum(_dram_bytes(t) for t in tensors)
     flops = 0.0
     if record.op in ("ttnn.linear", "ttnn.matmul"):

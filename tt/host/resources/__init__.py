@@ -118,6 +118,7 @@ _MODELS = {
                                                       attention.rotary_work),
     "ttnn.embedding": _data_movement("embedding", data_movement.embedding_program),
     "ttnn.concat": _data_movement("concat", data_movement.concat_program),
+    "ttnn.fill_cache": _data_movement("fill_cache", data_movement.fill_cache_program),
     "ttnn.slice": _data_movement("slice", data_movement.slice_program),
     "ttnn.split": _data_movement("split", data_movement.split_program),
 }

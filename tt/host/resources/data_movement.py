@@ -35,6 +35,15 @@ def concat_program(call, grid):
     return [("src0", PREFETCH_PAGES, TILE_BYTES[tensors[0].dtype])], extent(split.busy_cores, grid), split
 
 
+def fill_cache_program(call, grid):
+    """fill_cache (FillCacheMultiCoreProgramFactory, interleaved input): rows of tiles (head x 32 input rows, the
+    width in tiles each) dealt over the grid, through one double-buffered input buffer ("num_input_tiles = 2")."""
+    x = call.tensor("input_tensor")
+    _, heads, rows, _ = list(x.padded_shape)
+    split = WorkSplit.of(heads * rows // TILE, grid)
+    return [("src0", 2, TILE_BYTES[x.dtype])], extent(split.busy_cores, grid), split
+
+
 def slice_program(call, grid):
     """Tile-aligned slice (SliceTileProgramFactory: "num_input_tiles = 2"); None when a start in the last two dims
     cuts a tile."""
