@@ -108,11 +108,11 @@ class DecoderLayer:
         return rope(q), rope(k), v, gate
 
     def attend(self, q, k, v, mask):
-        attn = ttnn.transformer.scaled_dot_product_attention(
+        """Attention with the heads written side by side, [B, 1, S, H * D] (SDPA's output_concat_heads)."""
+        return ttnn.transformer.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=False, scale=self.attention_scale,
             program_config=sdpa_program(q, k, mask, self.precision.attention_kernel, self.grid, self.spec),
-            compute_kernel_config=self.precision.attention_kernel)
-        return ttnn.experimental.nlp_concat_heads(attn)
+            compute_kernel_config=self.precision.attention_kernel, output_concat_heads=True)
 
     def finish(self, h, attn, gate, modulations=(None, None)):
         h = _gated_residual(h, self.o_proj(attn), gate)

@@ -47,8 +47,8 @@ class SiglipAttention:
         attn = ttnn.transformer.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=False, scale=self.cfg.head_dim ** -0.5,
             program_config=sdpa_program(q, k, mask, self.precision.attention_kernel, self.grid, self.spec),
-            compute_kernel_config=self.precision.attention_kernel)
-        return self.out_proj(ttnn.experimental.nlp_concat_heads(attn))
+            compute_kernel_config=self.precision.attention_kernel, output_concat_heads=True)
+        return self.out_proj(attn)
 
 
 class SiglipMLP:

@@ -60,6 +60,15 @@ def nlp_concat_heads(input_tensor, **_):
     return input_tensor.permute(0, 2, 1, 3).reshape(b, 1, s, h * d)
 
 
+def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v, *, output_concat_heads=False,
+                                 **kwargs):
+    """The shipped golden ignores output_concat_heads, with which the heads come out side by side: [B, 1, S, H * D]
+    (bit-identical to nlp_concat_heads of the plain output, tt-metal's test_sdpa_output_concat_heads)."""
+    out = ttnn.transformer.scaled_dot_product_attention.golden_function(input_tensor_q, input_tensor_k,
+                                                                         input_tensor_v, **kwargs)
+    return nlp_concat_heads(out) if output_concat_heads else out
+
+
 def layer_norm(input_tensor, *, weight=None, bias=None, **kwargs):
     """The shipped golden only squeezes gamma/beta; ROW_MAJOR gamma/beta come as [D / 32, 32] sticks."""
     weight = None if weight is None else weight.reshape(-1)[: input_tensor.shape[-1]]
@@ -85,5 +94,6 @@ PROJECT_GOLDENS = {
     "ttnn.experimental.rotary_embedding": rotary_embedding,
     "ttnn.experimental.nlp_create_qkv_heads": nlp_create_qkv_heads,
     "ttnn.experimental.nlp_concat_heads": nlp_concat_heads,
+    "ttnn.transformer.scaled_dot_product_attention": scaled_dot_product_attention,
     "ttnn.layer_norm": layer_norm,
 }

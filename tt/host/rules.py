@@ -220,6 +220,10 @@ def _check_sdpa(call: BoundCall, spec: DeviceSpec) -> None:
         mb, mh, mq, mk = list(mask.shape)
         if mb not in (1, b) or mh not in (1, nqh) or mq != sq or mk != sk:
             _reject(call, "attn_mask", f"shape {list(mask.shape)} must be [1 or {b}, 1 or {nqh}, {sq}, {sk}]")
+    out = call.arguments.get("memory_config")
+    if call.arguments.get("output_concat_heads") and isinstance(out, ttnn.MemoryConfig) and out.is_sharded():
+        # the shipped writer (writer_interleaved.cpp) places side-by-side heads by interleaved tile ids
+        _reject(call, "memory_config", "output_concat_heads into a sharded output is not modelled on the host path")
 
 
 def _check_norm(call: BoundCall, spec: DeviceSpec) -> None:

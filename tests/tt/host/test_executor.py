@@ -286,6 +286,12 @@ def test_sdpa_with_additive_mask(runtime):
     k_rep, v_rep = (bf16(t).repeat_interleave(h // kv, dim=1) for t in (k, v))
     expected = F.scaled_dot_product_attention(bf16(q), k_rep, v_rep, attn_mask=mask, scale=scale)
     compare("sdpa", to_host(out), expected, min_pcc=BF16_PCC)
+    side_by_side = ttnn.transformer.scaled_dot_product_attention(
+        up(runtime, q), up(runtime, k), up(runtime, v), attn_mask=up(runtime, mask), is_causal=False, scale=scale,
+        program_config=config, compute_kernel_config=matmul_kernel(), output_concat_heads=True)
+    assert tuple(side_by_side.shape) == (b, 1, s, h * d)
+    compare("sdpa output_concat_heads", to_host(side_by_side), to_host(ttnn.experimental.nlp_concat_heads(out)),
+            max_abs=EXACT)
 
 
 # --- the executor's checks (host tensors, called directly: the same in both modes) -------------------------------
@@ -382,6 +388,10 @@ def test_sdpa_rules():
     odd = host_tensor(torch.randn(1, 2, 64, 72))
     with pytest.raises(ValueError, match="head_dim 72 must be a multiple of 32"):
         execute(sdpa, (odd, odd, odd), {"is_causal": False})
+    sharded = real_ttnn.create_sharded_memory_config((64, 64), real_ttnn.CoreGrid(y=1, x=1),
+                                                     real_ttnn.ShardStrategy.HEIGHT)
+    with pytest.raises(ValueError, match="output_concat_heads into a sharded output is not modelled"):
+        execute(sdpa, (q, q, q), {"is_causal": False, "output_concat_heads": True, "memory_config": sharded})
 
 
 def test_ops_without_golden_are_refused():

@@ -23,6 +23,7 @@ import math
 import torch
 
 from tt.host.errors import NumericsNotModelled
+from tt.host.goldens import nlp_concat_heads
 from tt.host.numerics import fpu, sfpu
 from tt.host.numerics.formats import BF16_MANTISSA, to_bf16, unpacked, unpacked_bits
 from tt.host.numerics.kernel import ComputeConfig, is_fp32, pack, values
@@ -87,7 +88,7 @@ def _padded_keys(k, v, mask, chunk: int):
 
 
 def scaled_dot_product_attention(call, dtype) -> torch.Tensor:
-    if any(call.arguments.get(name) for name in _UNSUPPORTED) or call.arguments.get("output_concat_heads"):
+    if any(call.arguments.get(name) for name in _UNSUPPORTED):
         raise NumericsNotModelled(f"{call.op}: only plain (masked or causal) attention is modelled under device "
                                   "numerics")
     config = ComputeConfig.of(call)
@@ -131,4 +132,6 @@ def scaled_dot_product_attention(call, dtype) -> torch.Tensor:
     row_sum = kernel.wide_buffer(kernel.matmul(kernel.src(l_prev, kernel.wide), torch.ones(fpu.TILE, 1),
                                                (kernel.wide_bits, BF16_MANTISSA)))
     inverse = kernel.src(kernel.wide_buffer(kernel.reciprocal(row_sum)), kernel.wide)
-    return pack(kernel.multiply(o_prev, inverse, (BF16_MANTISSA, kernel.wide_bits)), dtype)
+    out = pack(kernel.multiply(o_prev, inverse, (BF16_MANTISSA, kernel.wide_bits)), dtype)
+    # output_concat_heads: the writer puts the heads side by side, as nlp_concat_heads would
+    return nlp_concat_heads(out) if call.arguments.get("output_concat_heads") else out
