@@ -59,7 +59,7 @@ class Pi0Policy:
     def embed_prefix(self, obs: Observation) -> Prefix:
         images, masks = obs.checked_cameras(self.config)
         staged = stage_prefix(self.vision, images, masks, obs.tokens, obs.token_masks)
-        patches = [upload(self.runtime, p, ttnn.bfloat16) for p in staged.patches]
+        patches = upload(self.runtime, staged.patches, ttnn.bfloat16)
         ids = upload(self.runtime, *token_ids(staged.tokens))
         return Prefix(prefix_embeddings(self.vision, self.projector, self.vlm, patches, ids), staged.pad)
 
@@ -169,8 +169,7 @@ class Pi0Policy:
         with section("schedule"):  # ops only on the first call with this step count
             conditions, modulations = self._schedule(staged.steps)
         with section("vision"):
-            patches = [inputs[f"patches.{i}"] for i in range(staged.cameras)]
-            embs = prefix_embeddings(self.vision, self.projector, self.vlm, patches, inputs["token_ids"])
+            embs = prefix_embeddings(self.vision, self.projector, self.vlm, inputs["patches"], inputs["token_ids"])
         mark("vision")
         with section("prefix"):
             rope = Rope.on_device(self.runtime, inputs["prefix_cos"], inputs["prefix_sin"], self.vlm.rotation)

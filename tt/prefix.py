@@ -3,7 +3,9 @@
 Host staging: cameras hidden in every batch element and language columns padded in every row are dropped (as in
 the reference); the language part is then padded with invisible tokens to a tile multiple, so that every
 sequence the device sees is a whole number of tiles and padding is hidden by the mask, never by implicit tile
-padding.
+padding. The shown cameras of every batch element go through the vision tower as one batch, batch element by batch
+element ([B * C, 1, rows, ...]); the tower's rows are a tile multiple, so its output is [B, 1, C * rows, D] by a
+reshape that moves no data (ttnn.reshape's zero-cost view).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class StagedPrefix:
     """Host staging of the prefix: the shown cameras' patches, the kept and tile-padded token ids, and the pad flags
     of the rows they make."""
 
-    patches: list[torch.Tensor]  # per shown camera, the tower's input (SiglipVisionTower.patches)
+    patches: torch.Tensor  # [B * C, 1, rows, 3 * patch * patch]: the tower's input of each shown camera
     tokens: torch.Tensor  # [B, L_padded]
     pad: torch.Tensor  # bool [B, P]
 
@@ -50,11 +52,13 @@ def stage_prefix(vision: SiglipVisionTower, images: list[torch.Tensor], image_ma
     tokens, token_masks = pad_to_tile(tokens_BL[:, keep], token_masks_BL[:, keep])
     real_rows = torch.arange(vision.rows) < vision.cfg.num_tokens
     pad = torch.cat([m[:, None] & real_rows[None] for _, m in shown] + [token_masks], dim=1)
-    return StagedPrefix([vision.patches(img) for img, _ in shown], tokens, pad)
+    patches = torch.stack([vision.patches(img) for img, _ in shown], dim=1)  # [B, C, 1, rows, P]
+    return StagedPrefix(patches.flatten(0, 1), tokens, pad)
 
 
-def prefix_embeddings(vision: SiglipVisionTower, projector: Projector, vlm: Decoder, patches: list, ids_BL):
-    """[B, 1, P, D] on the device from the staged inputs on the device. One tower call per camera keeps the batch
-    dim equal to B for the concat."""
-    parts = [projector(vision.forward(p)) for p in patches] + [vlm.embed_ids(ids_BL)]
-    return ttnn.concat(parts, dim=2)
+def prefix_embeddings(vision: SiglipVisionTower, projector: Projector, vlm: Decoder, patches_BC1RP, ids_BL):
+    """[B, 1, P, D] on the device from the staged inputs on the device."""
+    images = projector(vision.forward(patches_BC1RP))
+    batch, _, rows, width = images.shape
+    images = ttnn.reshape(images, [ids_BL.shape[0], 1, batch // ids_BL.shape[0] * rows, width])
+    return ttnn.concat([images, vlm.embed_ids(ids_BL)], dim=2)

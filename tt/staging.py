@@ -37,7 +37,6 @@ class Input:
 @dataclass
 class StagedCall:
     inputs: dict[str, Input]
-    cameras: int  # shown cameras: inputs patches.0 .. patches.<cameras - 1>
     steps: int
     guidance: ChunkGuidance | None
 
@@ -52,7 +51,7 @@ def stage_call(policy, prefix: StagedPrefix, state_BS: torch.Tensor | None, nois
                guidance: ChunkGuidance | None) -> StagedCall:
     """policy: tt.policy.Pi0Policy (its config, rotations and suffix layout)."""
     config, layout = policy.config, policy.suffix.layout
-    inputs = {f"patches.{i}": Input(p, ttnn.bfloat16) for i, p in enumerate(prefix.patches)}
+    inputs = {"patches": Input(prefix.patches, ttnn.bfloat16)}
     inputs["token_ids"] = Input(*token_ids(prefix.tokens))
     cos, sin = Rope.tables(prefix_positions(prefix.pad), config.vlm.rope_theta, policy.vlm.rotation)
     inputs |= {"prefix_cos": Input(cos, ttnn.bfloat16), "prefix_sin": Input(sin, ttnn.bfloat16),
@@ -65,7 +64,7 @@ def stage_call(policy, prefix: StagedPrefix, state_BS: torch.Tensor | None, nois
     if guidance is not None:
         target, weights = DeviceGuidance.inputs(guidance, layout.rows)
         inputs |= {"guidance_target": Input(target, ttnn.float32), "guidance_weights": Input(weights, ttnn.float32)}
-    return StagedCall(inputs, len(prefix.patches), steps, guidance)
+    return StagedCall(inputs, steps, guidance)
 
 
 def suffix_attention_inputs(policy, prefix_pad_BP: torch.Tensor) -> dict[str, Input]:

@@ -125,16 +125,17 @@ def _memory_config(call: BoundCall, like):
     return config if isinstance(config, ttnn.MemoryConfig) else like.memory_config()
 
 
-def _from_golden(result, dtype, layout, device, memory_config, shapes_only: bool):
+def _from_golden(result, dtype, layout, device, memory_config, shapes_only: bool, view_of=None):
     """The golden's torch result as the op's output: HostTensors on the call's device (holding ttnn's rounding of
     the values unless only shapes flow), or bare ttnn host tensors for a call made without one."""
     if isinstance(result, torch.Tensor):
         value = None if shapes_only else ttnn.from_torch(result.contiguous(), dtype=dtype, layout=layout)
         if device is None:
             return value
-        return HostTensor(result.shape, dtype, layout, memory_config, device, value)
+        return HostTensor(result.shape, dtype, layout, memory_config, device, value, view_of)
     if isinstance(result, (list, tuple)):
-        return type(result)(_from_golden(r, dtype, layout, device, memory_config, shapes_only) for r in result)
+        return type(result)(_from_golden(r, dtype, layout, device, memory_config, shapes_only, view_of)
+                            for r in result)
     return result
 
 
@@ -172,13 +173,19 @@ def _specs(result):
     return result
 
 
-def _rebuild(result, device):
-    """Fresh shape-only HostTensors (each books its own buffer) from remembered specs."""
+def _rebuild(result, device, view_of=None):
+    """Fresh shape-only HostTensors (each books its own buffer, unless it is a view) from remembered specs."""
     if isinstance(result, _TensorSpec):
-        return HostTensor(result.shape, result.dtype, result.layout, result.memory_config, device)
+        return HostTensor(result.shape, result.dtype, result.layout, result.memory_config, device, view_of=view_of)
     if isinstance(result, (list, tuple)):
-        return type(result)(_rebuild(r, device) for r in result)
+        return type(result)(_rebuild(r, device, view_of) for r in result)
     return result
+
+
+def _viewed(call: BoundCall, programs) -> HostTensor | None:
+    """The tensor a view (an op that runs no program) shares its buffer with."""
+    source = call.arguments.get("input_tensor")
+    return source if programs == () and isinstance(source, HostTensor) else None
 
 
 # Shape-only calls are pure functions of their arguments' specs: the dry run (and a trace capture) repeats each
@@ -206,7 +213,8 @@ def execute(op, args, kwargs, spec: DeviceSpec, numerics: str = "exact") -> tupl
         _shape_only_results[key] = _specs(result), usage
     specs, usage = _shape_only_results[key]
     in_place = IN_PLACE.get(key[0])
-    result = bind(op, args, kwargs).arguments[in_place] if in_place else _rebuild(specs, device)
+    call = bind(op, args, kwargs)
+    result = call.arguments[in_place] if in_place else _rebuild(specs, device, _viewed(call, usage.programs))
     for program in usage.programs or ():  # the outputs are allocated before the programs are built
         check_fits(key[0], program, spec, device.memory.l1_per_core)
     return result, usage
@@ -240,7 +248,7 @@ def _execute(op, args, kwargs, spec: DeviceSpec, device, shapes_only: bool = Fal
         result = target
     else:
         memory_config = _memory_config(call, like) if device is not None else None
-        result = _from_golden(output, dtype, layout, device, memory_config, shapes_only)
+        result = _from_golden(output, dtype, layout, device, memory_config, shapes_only, _viewed(call, built))
     cb_bytes = None if built is None else max((p.bytes_per_core(spec) for p in built), default=0)
     cost = op_cost(call, spec, built, list(tensors_in(result))) if shapes_only else None
     return result, Usage(built, cb_bytes, shapes_only, cost)

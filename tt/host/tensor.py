@@ -25,13 +25,17 @@ _TORCH_DTYPES = {ttnn.uint32: torch.int64, ttnn.int32: torch.int32, ttnn.uint16:
 
 
 class HostTensor:
-    def __init__(self, shape, dtype, layout, memory_config, device, value=None):
+    def __init__(self, shape, dtype, layout, memory_config, device, value=None, view_of: "HostTensor | None" = None):
+        """view_of: the tensor whose buffer this one views (a zero-cost reshape): it books no memory of its own and
+        keeps that buffer alive, as a ttnn view shares its input's buffer."""
         self._shape = tuple(int(d) for d in shape)
         self.dtype, self.layout, self.device_ = dtype, layout, device
         self._memory_config = memory_config
         self._value = value
         self.footprint = buffer_bytes(self.padded_shape, dtype, layout, memory_config, device.spec)
-        weakref.finalize(self, device.memory.release, device.memory.allocate(self.footprint))
+        self._viewed = view_of
+        if view_of is None:
+            weakref.finalize(self, device.memory.release, device.memory.allocate(self.footprint))
 
     @property
     def shape_tuple(self) -> tuple[int, ...]:

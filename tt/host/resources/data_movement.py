@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import ttnn
+
 from tt.host.memory import TILE_BYTES
 from tt.host.resources.cores import WorkSplit, extent
 
@@ -87,14 +89,18 @@ def embedding_program(call, grid):
 
 
 def view_program(call, grid):
-    """unsqueeze / reshape that keep the last two dims of a TILE tensor: a view of the same buffer, no program."""
+    """unsqueeze / reshape as a view of the same buffer, no program: ttnn.reshape's docstring, "for a 0 cost view ...
+    the last dimension must not change; in Tiled the second last two dimensions must not change OR there is no
+    padding on the second last dimension" (before and after). None otherwise (not modelled)."""
     x = call.tensor("input_tensor")
-    shape = list(x.shape)
+    shape, old = list(x.shape), list(x.shape)
     if call.op == "ttnn.unsqueeze":
         dim = call.arguments["dim"]
         shape.insert(dim if dim >= 0 else len(shape) + 1 + dim, 1)
     else:
         shape = list(call.arguments["shape"])
-    if shape[-2:] != list(x.shape)[-2:]:
+    if shape[-1] != old[-1]:
+        return None
+    if x.layout == ttnn.TILE_LAYOUT and shape[-2:] != old[-2:] and (shape[-2] % TILE or old[-2] % TILE):
         return None
     return [], (0, 0), WorkSplit(0, 0)
