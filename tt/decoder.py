@@ -2,8 +2,8 @@
 (norm, fused QKV, q/k norm, RoPE) and `finish` (o_proj, gated residual, norm, MLP, gated residual).
 
 pi0.5's adaptive RMSNorm: ttnn.rms_norm with (1 + scale) as its weight and shift as its bias (one op: the norm
-kernel applies both); the residual branch is multiplied by gate. scale, shift and gate depend only on the flow time,
-so `modulations` computes them for every denoising step before the loop starts.
+kernel applies both); the residual branch is multiplied by gate and added (ttnn.addcmul). scale, shift and gate
+depend only on the flow time, so `modulations` computes them for every denoising step before the loop starts.
 """
 
 from __future__ import annotations
@@ -62,7 +62,13 @@ def attention_scales(head_dim: int) -> tuple[float, float]:
 
 
 def _gated_residual(x, y, gate):
-    return ttnn.add(x, y if gate is None else ttnn.multiply(y, gate))
+    """x + y * gate in one ternary op (ttnn.addcmul) where gate is one row per batch entry of y; a gate shared by
+    several batch entries would take ttnn's composite addcmul, so there it is a multiply and an add."""
+    if gate is None:
+        return ttnn.add(x, y)
+    if gate.shape[0] == y.shape[0]:
+        return ttnn.addcmul(x, y, gate)
+    return ttnn.add(x, ttnn.multiply(y, gate))
 
 
 class DecoderLayer:

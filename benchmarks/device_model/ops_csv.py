@@ -23,7 +23,8 @@ DEVICE_OPS = {"matmul": "MatmulDeviceOperation", "sdpa": "SDPAOperation", "mask 
               "typecast": "TypecastDeviceOperation", "embedding": "EmbeddingsDeviceOperation",
               "concat": "ConcatDeviceOperation", "slice": "SliceDeviceOperation", "split": "SplitDeviceOperation",
               "create_qkv_heads": "NlpCreateHeadsDeviceOperation", "concat_heads": "NLPConcatHeadsDeviceOperation",
-              "rope": "RotaryEmbeddingDeviceOperation", "fill_cache": "UpdateKVCacheOperation"}
+              "rope": "RotaryEmbeddingDeviceOperation", "fill_cache": "UpdateKVCacheOperation",
+              "ternary": "TernaryDeviceOperation"}
 DIMS = ("W", "Z", "Y", "X")
 TENSORS = ("INPUT_0", "INPUT_1", "OUTPUT_0")
 COLUMNS = ["OP CODE", "OP TYPE", "GLOBAL CALL COUNT", "DEVICE ID", "ATTRIBUTES", "MATH FIDELITY", "CORE COUNT",

@@ -68,6 +68,7 @@ RULES = {
              "Inputs to rotary embedding must be tilized"),),
     "ttnn.fill_cache": (
         Rule(("cache_tensor", "input_tensor"), (TILE_LAYOUT,), (F32, BF16, BFP8), "update_cache device op validation"),),
+    "ttnn.addcmul": (Rule(("input_a", "input_b", "input_c"), (TILE_LAYOUT,), (F32, BF16, BFP8, INT32, UINT32)),),
 }
 
 
@@ -253,6 +254,18 @@ def _check_binary(call: BoundCall, spec: DeviceSpec) -> None:
                                         "dtypes mix)")
 
 
+def _check_addcmul(call: BoundCall, spec: DeviceSpec) -> None:
+    """The one form of addcmul the host path models: bfloat16 a and b of one shape and c one row of that shape,
+    which ttnn runs as one ternary program (ROW_BCAST, the LLK row broadcast). Other shapes or dtypes take other
+    kernels or ttnn's composite fallback of several device ops, which are not modelled."""
+    a, b, c = (call.tensor(n) for n in ("input_a", "input_b", "input_c"))
+    shape = list(a.shape)
+    if any(t.dtype != BF16 for t in (a, b, c)) or list(b.shape) != shape or list(c.shape) != shape[:-2] + [1, shape[-1]]:
+        _reject(call, "input_c", f"only bfloat16 a, b {shape} with c {shape[:-2] + [1, shape[-1]]} (one row, "
+                                 f"broadcast) is modelled on the host path; got b {b.dtype.name}{list(b.shape)}, "
+                                 f"c {c.dtype.name}{list(c.shape)}")
+
+
 def _check_concat(call: BoundCall, spec: DeviceSpec) -> None:
     tensors = list(tensors_in(call.arguments.get("tensors")))
     first = tensors[0]
@@ -350,4 +363,5 @@ _SHAPE_CHECKS = {
     "ttnn.slice": _check_slice,
     "ttnn.embedding": _check_embedding,
     "ttnn.fill_cache": _check_fill_cache,
+    "ttnn.addcmul": _check_addcmul,
 }

@@ -75,14 +75,17 @@ class ArchConstants:
 # Per-tile costs: (kernel time - start) / tiles on the busiest core, from the captures: BinaryNg 32 x 4H,
 # Unary (gelu) 32 x 4H, LayerNorm 32 x H on one core; "stream" (copies: typecast, concat, slice, heads, embedding)
 # takes the binary figure.
-# The fused rotary embedding ("rope") has no published time. Binary ops, which move 3 tiles per output tile (two in,
-# one out), are taken as bound by tile movement, and the rotary kernel moves 5 (x twice, cos, sin, the output).
-ROPE_TILES_MOVED = 5 / 3
+# The fused rotary embedding ("rope") and the ternary addcmul have no published time. Binary ops, which move 3 tiles
+# per output tile (two in, one out), are taken as bound by tile movement; the rotary kernel moves 5 (x twice, cos,
+# sin, the output), the ternary 4 (three in, one out).
+ROPE_TILES_MOVED, TERNARY_TILES_MOVED = 5 / 3, 4 / 3
 WORMHOLE = ArchConstants(267 / 288, 155 / 288, 250 / 288, 2803.0,
-                         {"stream": 2061.0, "sfpu": 3540.0, "norm": 1266.0, "rope": ROPE_TILES_MOVED * 2061.0},
+                         {"stream": 2061.0, "sfpu": 3540.0, "norm": 1266.0, "rope": ROPE_TILES_MOVED * 2061.0,
+                          "ternary": TERNARY_TILES_MOVED * 2061.0},
                          100_108.0, 2851.0)
 BLACKHOLE = ArchConstants(500 / 512, 155 / 288, 474 / 512, 1644.0,
-                          {"stream": 710.0, "sfpu": 1620.0, "norm": 732.0, "rope": ROPE_TILES_MOVED * 710.0},
+                          {"stream": 710.0, "sfpu": 1620.0, "norm": 732.0, "rope": ROPE_TILES_MOVED * 710.0,
+                           "ternary": TERNARY_TILES_MOVED * 710.0},
                           46_816.0, 1465.0)
 
 
@@ -290,7 +293,8 @@ def _sdpa(call, spec: DeviceSpec, program: Program) -> OpCost:
 
 _CLASSES = {"binary": "stream", "mask prescale": "stream", "typecast": "stream", "concat": "stream",
             "fill_cache": "stream", "slice": "stream", "split": "stream", "embedding": "stream",
-            "create_qkv_heads": "stream", "concat_heads": "stream", "unary": "sfpu", "norm": "norm", "rope": "rope"}
+            "create_qkv_heads": "stream", "concat_heads": "stream", "unary": "sfpu", "norm": "norm", "rope": "rope",
+            "ternary": "ternary"}
 
 
 def op_cost(call, spec: DeviceSpec, programs: tuple[Program, ...] | None, outputs) -> OpCost | None:

@@ -353,6 +353,21 @@ def test_fill_cache_needs_the_cache_dtype(runtime):
         ttnn.fill_cache(cache, up(runtime, torch.zeros(1, 1, 32, 64), dtype=ttnn.bfloat8_b), 0)
 
 
+def test_addcmul_with_a_row_of_gates(runtime):
+    a, b, c = torch.randn(2, 1, 64, 96), torch.randn(2, 1, 64, 96), torch.randn(2, 1, 1, 96)
+    out = ttnn.addcmul(up(runtime, a), up(runtime, b), up(runtime, c), value=0.5)
+    expected = bf16(a) + 0.5 * bf16(b) * bf16(c)
+    compare("addcmul", to_host(out), expected, max_abs=float(expected.abs().max()) * 2 ** -8)
+
+
+@host_only
+@pytest.mark.parametrize(("c_shape", "dtype"), [((1, 1, 64, 96), ttnn.bfloat16), ((1, 1, 1, 96), ttnn.bfloat8_b)])
+def test_addcmul_forms_other_than_a_bfloat16_row_broadcast_are_refused(runtime, c_shape, dtype):
+    a = up(runtime, torch.randn(1, 1, 64, 96))
+    with pytest.raises(ValueError, match="is modelled on the host path"):
+        ttnn.addcmul(a, a, up(runtime, torch.randn(c_shape), dtype=dtype))
+
+
 def test_layout_rules():
     w = host_tensor(torch.randn(64, 32))
     row_major = host_tensor(torch.randn(32, 64), layout=real_ttnn.ROW_MAJOR_LAYOUT)

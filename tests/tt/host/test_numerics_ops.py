@@ -50,6 +50,18 @@ def test_linear_feeds_activations_to_srcb(host, fidelity):
     assert float(to_host(exact)[0, 0, 0, 0]) == PRODUCT_BY_FIDELITY["HiFi4"]
 
 
+def test_addcmul_rounds_its_fp32_result_once(host):
+    """a + b * c on the SFPU in fp32, rounded to bfloat16 once (ties to even), where a multiply and an add would round
+    b * c first."""
+    torch.manual_seed(3)
+    a, b, c = (torch.randn(1, 1, 64, 128).bfloat16().float() for _ in range(3))
+    c = c[:, :, :1]
+    out = to_host(ttnn.addcmul(up(host, a), up(host, b), up(host, c)))
+    once = (a.double() + b.double() * c.double()).float().bfloat16().float()
+    twice = to_host(ttnn.add(up(host, a), ttnn.multiply(up(host, b), up(host, c))))
+    assert torch.equal(out, once) and not torch.equal(out, twice)
+
+
 def test_bfp8_activations_are_packed_by_the_packer(host):
     """1 + 2^-7 - 2^-10 through an identity matmul into a bfloat8_b output: the packer rounds it to bfloat16 and then
     to its block (1 + 2^-6); ttnn's host packing, which exact numerics use, rounds once (1)."""

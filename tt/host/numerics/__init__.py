@@ -31,6 +31,7 @@ DEVICE_OPS: dict[str, Callable] = {
     "ttnn.add": eltwise.binary,
     "ttnn.subtract": eltwise.binary,
     "ttnn.multiply": eltwise.binary,
+    "ttnn.addcmul": eltwise.addcmul,
     "ttnn.gelu": eltwise.gelu,
     "ttnn.silu": eltwise.silu,
     "ttnn.experimental.rotary_embedding": eltwise.rotary_embedding,

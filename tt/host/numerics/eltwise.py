@@ -7,6 +7,7 @@
   output is FP32. A float scalar beside a BF16 tensor is rounded to BF16 (ttnn binary_ng packs scalars with
   bfloat16(v), tenstorrent/tt-metal#44810). ELWMUL runs every fidelity phase of HiFi4, the element-wise default
   before tt-metal#40089, which changed it only where FP32 accumulation is on.
+- addcmul (row-broadcast c): a + (value * b) * c on the SFPU in fp32, rounded to bfloat16 ties to even.
 - gelu / silu: the SFPU kernels of sfpu.py, with an FP32 Dst when the input is FP32.
 - rotary_embedding (prefill): the kernel negates half of the rotated input's tiles by a scalar multiply (exact),
   then multiplies x by cos and the rotated input by sin, each product packed into a buffer of the table's dtype,
@@ -54,6 +55,15 @@ def binary(call, dtype) -> torch.Tensor:
     else:
         result = fpu.add(srca, srcb, fp32_dest, subtract=subtract)
     return pack(result, dtype)
+
+
+def addcmul(call, dtype) -> torch.Tensor:
+    """The row-broadcast ternary kernel (ternary_addc_ops_fpu_rowbcast.cpp, the modelled form: tt.host.rules): a, b
+    and c copied into a 16-bit Dst, then the SFPU (ckernel_sfpu_addcmul.h) computes value * b and a + (value * b) * c
+    in fp32, one rounding each (SFPMAD), and rounds the result to bfloat16, ties to even, before storing it."""
+    a, b, c = (values(call.tensor(n)) for n in ("input_a", "input_b", "input_c"))
+    scaled = sfpu.mad(b, float(torch.tensor(call.arguments.get("value", 1.0), dtype=torch.float32)), 0.0)
+    return pack(to_bf16_even(sfpu.mad(c, scaled, a)), dtype)
 
 
 def gelu(call, dtype) -> torch.Tensor:

@@ -106,6 +106,7 @@ _MODELS = {
     "ttnn.add": _grid_model("binary", CIRCULAR, eltwise.binary_buffers, eltwise.binary_split),
     "ttnn.subtract": _grid_model("binary", CIRCULAR, eltwise.binary_buffers, eltwise.binary_split),
     "ttnn.multiply": _grid_model("binary", CIRCULAR, eltwise.binary_buffers, eltwise.binary_split),
+    "ttnn.addcmul": _grid_model("ternary", DATAFLOW, eltwise.addcmul_buffers, eltwise.addcmul_split),
     "ttnn.gelu": _grid_model("unary", DATAFLOW, eltwise.unary_buffers, eltwise.unary_split),
     "ttnn.silu": _grid_model("unary", DATAFLOW, eltwise.unary_buffers, eltwise.unary_split),
     "ttnn.typecast": _grid_model("typecast", DATAFLOW, eltwise.typecast_buffers, eltwise.typecast_split),

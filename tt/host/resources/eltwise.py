@@ -42,6 +42,19 @@ def binary_split(call, grid):
     return grid, WorkSplit.of(output_tiles, grid)
 
 
+def addcmul_buffers(call):
+    """The ternary program of a row-broadcast addcmul (ternary_program_factory.cpp): a, b, c, the output and one
+    broadcast scratch buffer per input, two tiles each."""
+    a, b, c = (call.tensor(n) for n in ("input_a", "input_b", "input_c"))
+    inputs = [(name, DOUBLE_BUFFER, TILE_BYTES[t.dtype]) for name, t in (("a", a), ("b", b), ("c", c))]
+    scratch = [(f"{name} broadcast", DOUBLE_BUFFER, size) for name, _, size in inputs]
+    return inputs + [("out", DOUBLE_BUFFER, TILE_BYTES[a.dtype])] + scratch
+
+
+def addcmul_split(call, grid):
+    return grid, WorkSplit.of(_tiles(call.tensor("input_a")), grid)
+
+
 def unary_buffers(call):
     x = call.tensor("input_tensor")
     out_dtype = call.arguments.get("dtype") or x.dtype
