@@ -66,8 +66,8 @@ RULES = {
     "ttnn.experimental.rotary_embedding": (
         Rule(("input_tensor", "cos_cache", "sin_cache"), (TILE_LAYOUT,), (BF16, F32, BFP8),
              "Inputs to rotary embedding must be tilized"),),
-    "ttnn.fill_cache": (
-        Rule(("cache_tensor", "input_tensor"), (TILE_LAYOUT,), (F32, BF16, BFP8), "update_cache device op validation"),),
+    "ttnn.fill_cache": (Rule(("cache_tensor", "input_tensor"), (TILE_LAYOUT,), (F32, BF16, BFP8),
+                             "update_cache device op validation"),),
     "ttnn.addcmul": (Rule(("input_a", "input_b", "input_c"), (TILE_LAYOUT,), (F32, BF16, BFP8, INT32, UINT32)),),
 }
 
@@ -260,10 +260,10 @@ def _check_addcmul(call: BoundCall, spec: DeviceSpec) -> None:
     kernels or ttnn's composite fallback of several device ops, which are not modelled."""
     a, b, c = (call.tensor(n) for n in ("input_a", "input_b", "input_c"))
     shape = list(a.shape)
-    if any(t.dtype != BF16 for t in (a, b, c)) or list(b.shape) != shape or list(c.shape) != shape[:-2] + [1, shape[-1]]:
-        _reject(call, "input_c", f"only bfloat16 a, b {shape} with c {shape[:-2] + [1, shape[-1]]} (one row, "
-                                 f"broadcast) is modelled on the host path; got b {b.dtype.name}{list(b.shape)}, "
-                                 f"c {c.dtype.name}{list(c.shape)}")
+    row = shape[:-2] + [1, shape[-1]]
+    if any(t.dtype != BF16 for t in (a, b, c)) or list(b.shape) != shape or list(c.shape) != row:
+        _reject(call, "input_c", f"only bfloat16 a, b {shape} with c {row} (one row, broadcast) is modelled on the "
+                                 f"host path; got b {b.dtype.name}{list(b.shape)}, c {c.dtype.name}{list(c.shape)}")
 
 
 def _check_concat(call: BoundCall, spec: DeviceSpec) -> None:

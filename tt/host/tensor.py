@@ -33,7 +33,7 @@ class HostTensor:
         self._memory_config = memory_config
         self._value = value
         self.footprint = buffer_bytes(self.padded_shape, dtype, layout, memory_config, device.spec)
-        self._viewed = view_of
+        self._viewed = view_of  # keeps the viewed buffer booked while this view lives
         if view_of is None:
             weakref.finalize(self, device.memory.release, device.memory.allocate(self.footprint))
 

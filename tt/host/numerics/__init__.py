@@ -39,9 +39,9 @@ DEVICE_OPS: dict[str, Callable] = {
 # Ops whose device result equals the golden's: data movement, and typecast, whose SFPU FP32 -> BF16 rounds to
 # nearest even in software (ckernel_sfpu_typecast.h) and which rounds block-float outputs once (tt-metal#52155).
 EXACT_OPS = frozenset({
-    "ttnn.concat", "ttnn.fill_cache", "ttnn.slice", "ttnn.split", "ttnn.reshape", "ttnn.permute", "ttnn.transpose", "ttnn.pad",
-    "ttnn.squeeze", "ttnn.unsqueeze", "ttnn.embedding", "ttnn.to_layout", "ttnn.to_memory_config", "ttnn.clone",
-    "ttnn.repeat_interleave", "ttnn.typecast", "ttnn.experimental.nlp_create_qkv_heads",
+    "ttnn.concat", "ttnn.fill_cache", "ttnn.slice", "ttnn.split", "ttnn.reshape", "ttnn.permute", "ttnn.transpose",
+    "ttnn.pad", "ttnn.squeeze", "ttnn.unsqueeze", "ttnn.embedding", "ttnn.to_layout", "ttnn.to_memory_config",
+    "ttnn.clone", "ttnn.repeat_interleave", "ttnn.typecast", "ttnn.experimental.nlp_create_qkv_heads",
     "ttnn.experimental.nlp_concat_heads", "ttnn.transformer.concatenate_heads",
     "ttnn.transformer.split_query_key_value_and_split_heads",
 })
