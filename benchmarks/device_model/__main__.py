@@ -61,7 +61,7 @@ def _matmul(args) -> int:
 
 def _pipeline(args) -> int:
     from benchmarks.device_model.ops_csv import write
-    from benchmarks.device_model.pipeline import format_stages, stage_times, unmodelled
+    from benchmarks.device_model.pipeline import floor_line, format_stages, stage_times, unmodelled
     from tt.dry_run import dry_run, policy_config
     from tt.precision import resolve
 
@@ -79,6 +79,8 @@ def _pipeline(args) -> int:
         print(f"ops without a model (not timed): {', '.join(missing)}")
     if args.csv:
         print(f"ops_perf_results CSV (predicted): {write(run, args.csv)}")
+    if run.traced:
+        print(floor_line(run))
     total = stages[-1]
     steps = [s for s in stages if s.name.startswith("step ")]
     print(f"total_ms={total.predicted_ns / 1e6:.2f} roofline_ms={total.roofline_ns / 1e6:.2f} "

@@ -7,12 +7,16 @@ fidelity, minimal DRAM bytes / peak DRAM bandwidth).
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 
+import ttnn
+
 from tt.dry_run import DryRun
 from tt.host.device import DEVICES, DeviceSpec
-from tt.host.timing import elapsed_ns
+from tt.host.memory import TILE_BYTES
+from tt.host.timing import arch_constants, elapsed_ns
 from tt.oplog import OpRecord
 
 TOP_OPS = 5
@@ -54,6 +58,32 @@ def stage_times(run: DryRun) -> list[StageTime]:
     stages = [_stage(name, run.log.select(section=name), spec) for name in ("vision", "prefix", "plan")]
     stages += [_stage(f"step {i}", run.log.select(section=f"step {i}"), spec) for i in range(run.steps)]
     return stages + [_stage("total", run.log.entries, spec)]
+
+
+def _weight_bytes(records: list[OpRecord]) -> int:
+    """Bytes of the matmuls' second operands (the weights), as stored."""
+    total = 0
+    for r in records:
+        if r.op in ("ttnn.linear", "ttnn.matmul"):
+            w = r.operands[1]
+            total += math.prod(w.padded_shape) // (32 * 32) * TILE_BYTES[getattr(ttnn, w.dtype.lower())]
+    return total
+
+
+def floor_line(run: DryRun) -> str:
+    """What no traced call of this op list can beat under the model's constants: every device op's start-up and
+    op-to-op gap, plus reading the matmul weights at the DRAM rate of interleaved matmul weights."""
+    spec = DEVICES[run.device]
+    arch = arch_constants(spec)
+    parts = []
+    for name, records in (("step 0", run.log.select(section="step 0")), ("call", run.log.entries)):
+        ops = [r for r in records if r.kind == "op" and r.programs]
+        fixed = len(ops) * (arch.start_ns + arch.traced_gap_ns) / 1e6
+        weights = _weight_bytes(ops)
+        streaming = weights / (spec.dram_bandwidth * arch.matmul_dram_efficiency) * 1e3
+        parts.append(f"{name} {fixed:.2f} ms fixed ({len(ops)} ops) + {streaming:.2f} ms weights "
+                     f"({weights / 1e6:.0f} MB) = {fixed + streaming:.2f} ms")
+    return "floor (ops x (start + gap) + weights at the interleaved-matmul DRAM rate): " + "; ".join(parts)
 
 
 def unmodelled(run: DryRun) -> list[str]:

@@ -146,3 +146,6 @@ def test_cli_last_lines(capsys):
     assert re.fullmatch(r"total_ms=[\d.]+ roofline_ms=[\d.]+ ops_per_step=\d+", out.strip().splitlines()[-1])
     for stage in ("vision", "prefix", "plan", "step 0", "step 1", "total"):
         assert any(line.startswith(stage) for line in out.splitlines()), stage
+    floor = re.search(r"call ([\d.]+) ms fixed \((\d+) ops\) \+ ([\d.]+) ms weights", out)
+    total_ms = float(re.search(r"total_ms=([\d.]+)", out).group(1))
+    assert floor and 0 < float(floor.group(1)) + float(floor.group(3)) < total_ms
