@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from models import gemma_decoder, get_preset, qwen_decoder
-from tt import decoder as tt_decoder
 from models.masks import additive_mask, attention_mask_2d, prefix_positions, suffix_ar_flags
 from reference import dual_expert as ref_dual
 from reference.attention import attend
@@ -17,6 +16,7 @@ from reference.decoder import Decoder as RefDecoder
 from reference.random_init import init_random_, random_policy
 from tests.metrics import compare
 from tests.tt.tensors import BLOCK_PCC, to_host
+from tt import decoder as tt_decoder
 from tt import dual_expert as tt_dual
 from tt.attention import ExpertKV, PrefixKVCache, Rope, Rotation, upload_mask
 from tt.common import scoped, upload
