@@ -10,7 +10,8 @@ max(FLOPs / peak at its math fidelity on the cores it uses, minimal DRAM bytes /
   fixed step cost, and each K block a fixed sync cost. The constants are fitted on the Wormhole N150 rows of
   tt-metal's GEMM_FLOPS report (benchmarks/device_model.py calibrate); its Blackhole P150 rows are held out.
 - Everything else is uncalibrated: a per-tile cost per op class, read off published per-op device times
-  (tt-perf-report's CLIP-encoder profiler captures and tt-metal's Blackhole RMSNorm experiments).
+  (tt-perf-report's CLIP-encoder profiler captures and tt-metal's Blackhole RMSNorm experiments); the fused rotary
+  embedding and the ternary addcmul, which have none, scale a binary op's cost by the tiles they move.
 
 Sources: tt-metal tech_reports/GEMM_FLOPS/GEMM_FLOPS.md (commit 06bd3735; matrix engine: 8x16 x 16x16 per cycle,
 a 32x32x32 tile product in 16 / 32 / 48 / 64 cycles at LoFi / HiFi2 / HiFi3 / HiFi4); tech_reports/
