@@ -213,8 +213,11 @@ def execute(op, args, kwargs, spec: DeviceSpec, numerics: str = "exact") -> tupl
         _shape_only_results[key] = _specs(result), usage
     specs, usage = _shape_only_results[key]
     in_place = IN_PLACE.get(key[0])
-    call = bind(op, args, kwargs)
-    result = call.arguments[in_place] if in_place else _rebuild(specs, device, _viewed(call, usage.programs))
+    if in_place is None and usage.programs != ():
+        result = _rebuild(specs, device)
+    else:  # the result is one of the arguments, or views one: bind to find it
+        call = bind(op, args, kwargs)
+        result = call.arguments[in_place] if in_place else _rebuild(specs, device, _viewed(call, usage.programs))
     for program in usage.programs or ():  # the outputs are allocated before the programs are built
         check_fits(key[0], program, spec, device.memory.l1_per_core)
     return result, usage
