@@ -119,6 +119,15 @@ class Rope:
         return fused + gap < rotation + eltwise + 4 * gap
 
 
+def attention(q_BHSD, k_BKSD, v_BKSD, mask, scale: float, kernel, grid, spec):
+    """Non-causal SDPA under an additive mask (or None), the heads written side by side, [B, 1, S, H * D]
+    (output_concat_heads, which 0.81.1's SDPA writer supports: no nlp_concat_heads after it)."""
+    return ttnn.transformer.scaled_dot_product_attention(
+        q_BHSD, k_BKSD, v_BKSD, attn_mask=mask, is_causal=False, scale=scale,
+        program_config=sdpa_program(q_BHSD, k_BKSD, mask, kernel, grid, spec), compute_kernel_config=kernel,
+        output_concat_heads=True)
+
+
 def sdpa_program(q_BHSD, k_BKSD, mask, kernel, grid, spec):
     """The SDPA program config for these operands: the chunks that fit the device's L1 budget and run fastest
     (tt.program_configs)."""

@@ -14,7 +14,7 @@ import torch
 
 from models.config import DecoderConfig
 from models.prepare import fused_qkv, linear_weight, norm_weight, output_projection, padded_head_norm, tile_padded
-from tt.attention import Rotation, sdpa_program
+from tt.attention import Rotation, attention
 from tt.common import Linear, scoped, upload, upload_weight
 from tt.host.device import spec_of
 from tt.gemma import GemmaMLP
@@ -114,11 +114,8 @@ class DecoderLayer:
         return rope(q), rope(k), v, gate
 
     def attend(self, q, k, v, mask):
-        """Attention with the heads written side by side, [B, 1, S, H * D] (SDPA's output_concat_heads)."""
-        return ttnn.transformer.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, is_causal=False, scale=self.attention_scale,
-            program_config=sdpa_program(q, k, mask, self.precision.attention_kernel, self.grid, self.spec),
-            compute_kernel_config=self.precision.attention_kernel, output_concat_heads=True)
+        """[B, 1, S, H * D], the heads side by side (tt.attention.attention)."""
+        return attention(q, k, v, mask, self.attention_scale, self.precision.attention_kernel, self.grid, self.spec)
 
     def finish(self, h, attn, gate, modulations=(None, None)):
         h = _gated_residual(h, self.o_proj(attn), gate)

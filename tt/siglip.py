@@ -19,7 +19,7 @@ from models.prepare import fused_qkv, linear_weight, output_projection, tile_pad
 from tt.common import Linear, scoped, upload, upload_weight
 from tt.ops import ttnn
 from tt.precision import Precision
-from tt.attention import sdpa_program
+from tt.attention import attention
 from tt.host.device import spec_of
 
 
@@ -44,11 +44,8 @@ class SiglipAttention:
     def __call__(self, x_B1ND, mask=None):
         q, k, v = ttnn.experimental.nlp_create_qkv_heads(self.qkv(x_B1ND), num_heads=self.cfg.num_heads,
                                                          num_kv_heads=self.cfg.num_heads, transpose_k_heads=False)
-        attn = ttnn.transformer.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, is_causal=False, scale=self.cfg.head_dim ** -0.5,
-            program_config=sdpa_program(q, k, mask, self.precision.attention_kernel, self.grid, self.spec),
-            compute_kernel_config=self.precision.attention_kernel, output_concat_heads=True)
-        return self.out_proj(attn)
+        return self.out_proj(attention(q, k, v, mask, self.cfg.head_dim ** -0.5, self.precision.attention_kernel,
+                                       self.grid, self.spec))
 
 
 class SiglipMLP:
