@@ -37,8 +37,13 @@ class StageTime:
         return self.predicted_ns / self.roofline_ns if self.roofline_ns else float("inf")
 
 
+def _device_ops(records: list[OpRecord]) -> list[OpRecord]:
+    """The records of priced device ops (a view runs no program and is none)."""
+    return [r for r in records if r.kind == "op" and r.cost is not None and r.programs]
+
+
 def _stage(name: str, records: list[OpRecord], spec: DeviceSpec) -> StageTime:
-    ops = [r for r in records if r.kind == "op" and r.cost is not None and r.programs]
+    ops = _device_ops(records)
     by_site = defaultdict(lambda: [0, 0.0])
     for r in ops:
         site = f"{r.op.removeprefix('ttnn.')} at {r.call_site.split(' <- ')[-1]}"
@@ -77,7 +82,7 @@ def floor_line(run: DryRun) -> str:
     arch = arch_constants(spec)
     parts = []
     for name, records in (("step 0", run.log.select(section="step 0")), ("call", run.log.entries)):
-        ops = [r for r in records if r.kind == "op" and r.programs]
+        ops = _device_ops(records)
         fixed = len(ops) * (arch.start_ns + arch.traced_gap_ns) / 1e6
         weights = _weight_bytes(ops)
         streaming = weights / (spec.dram_bandwidth * arch.matmul_dram_efficiency) * 1e3
