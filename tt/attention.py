@@ -20,9 +20,9 @@ from models.positional import rope_tables
 from tt.common import rows, upload, upload_weight
 from tt.host.device import DeviceSpec, spec_of
 from tt.host.memory import TILE_BYTES
+from tt.host.pricing import Pricing
 from tt.host.resources.attention import SdpaShape
-from tt.host.resources.matmul import MatmulGeometry, MatmulOperands
-from tt.host.timing import arch_constants, matmul_kernel_ns, streamed_ns
+from tt.host.resources.matmul import MatmulOperands
 from tt.ops import ttnn
 from tt.precision import ROPE_KERNEL, ROTATION_KERNEL
 from tt.program_configs import SdpaCall, matmul_config, sdpa_config
@@ -106,17 +106,14 @@ class Rope:
 
     def _fused_is_faster(self, x_BHSD, config) -> bool:
         """The fused op deals out whole head rows (one core per 32 rows of a head), the unfused ops single tiles
-        over the grid: with few rows the fused op leaves most cores idle (tt.host.timing's costs of both, each op
-        with the op-to-op gap of a traced call)."""
-        tile_rows, width = rows(x_BHSD) // TILE, self.rotation.padded // TILE
-        cores, x_bytes = self.grid.x * self.grid.y, tile_rows * width * TILE_BYTES[x_BHSD.dtype]
-        table_bytes = 2 * math.prod(self.cos.padded_shape) // (TILE * TILE) * TILE_BYTES[self.cos.dtype]
-        fused = streamed_ns(-(-tile_rows // cores) * width, "rope", 2 * x_bytes + table_bytes, self.spec)
-        rotation = matmul_kernel_ns(config, MatmulGeometry(tile_rows, width, width), self._operands(x_BHSD),
-                                    ROTATION_KERNEL.math_fidelity.name, self.spec, True, True)
-        eltwise = 3 * streamed_ns(-(-tile_rows * width // cores), "stream", 3 * x_bytes, self.spec)
-        gap = arch_constants(self.spec).traced_gap_ns
-        return fused + gap < rotation + eltwise + 4 * gap
+        over the grid: with few rows the fused op leaves most cores idle (both forms priced by the device-time
+        model, each op with the op-to-op gap of a traced call)."""
+        quote = Pricing.of(self.spec)
+        x, cos, sin, matrix = (quote.like(t) for t in (x_BHSD, self.cos, self.sin, self.rotation.matrix))
+        fused = quote.ns("ttnn.experimental.rotary_embedding", x, cos, sin, compute_kernel_config=ROPE_KERNEL)
+        unfused = (quote.ns("ttnn.matmul", x, matrix, program_config=config, compute_kernel_config=ROTATION_KERNEL)
+                   + 2 * quote.ns("ttnn.multiply", x, cos) + quote.ns("ttnn.add", x, x))
+        return fused < unfused
 
 
 def attention(q_BHSD, k_BKSD, v_BKSD, mask, scale: float, kernel, grid, spec):
@@ -191,14 +188,10 @@ class ExpertKV:
 
     def _fill_is_faster(self, rows_1KSD) -> bool:
         """fill_cache deals out rows of tiles (32 rows of one head, its width in tiles each), concat single tiles:
-        with few heads the fill leaves most cores idle (tt.host.timing's costs of both, one op each)."""
-        device = rows_1KSD.device()
-        grid, spec = device.compute_with_storage_grid_size(), spec_of(device)
-        _, heads, length, width = rows_1KSD.padded_shape
-        cores, width_tiles, tile_bytes = grid.x * grid.y, width // TILE, TILE_BYTES[rows_1KSD.dtype]
-        row_blocks = heads * length // TILE
-        out_tiles = heads * (self.cache.length + length) // TILE * width_tiles
-        fill = streamed_ns(-(-row_blocks // cores) * width_tiles, "stream", 2 * row_blocks * width_tiles * tile_bytes,
-                           spec)
-        concat = streamed_ns(-(-out_tiles // cores), "stream", 2 * out_tiles * tile_bytes, spec)
-        return fill < concat
+        with few heads the fill leaves most cores idle (both priced by the device-time model)."""
+        quote = Pricing.of(spec_of(rows_1KSD.device()))
+        rows, prefix = quote.like(rows_1KSD), quote.like(self.cache.keys[0])
+        batch, heads, length, width = rows_1KSD.shape
+        extended = quote.like(rows_1KSD, (batch, heads, self.cache.length + length, width))
+        fill = quote.ns("ttnn.fill_cache", extended, rows, 0, update_idx=self.cache.length)
+        return fill < quote.ns("ttnn.concat", [prefix, rows], dim=2)

@@ -4,12 +4,18 @@ tree asks for, on every modelled grid, the config tiles the output within the gr
 from dataclasses import replace
 
 import pytest
+import torch
 
+from tt.attention import Rope, Rotation
+from tt.common import upload
 from tt.host.device import DEVICES
+from tt.host.pricing import Pricing
 from tt.host.resources.attention import SdpaShape, sdpa_shape_buffers
 from tt.host.resources.matmul import TWO_D, MatmulGeometry, MatmulOperands, matmul_buffers
 from tt.ops import ttnn
-from tt.host.timing import matmul_kernel_ns, sdpa_kernel_ns, sdpa_traffic
+from tt.host.timing import arch_constants, matmul_kernel_ns, sdpa_kernel_ns, sdpa_traffic
+from tt.precision import ROPE_KERNEL
+from tt.runtime import dry_runtime
 from tt.program_configs import DEST_TILES, DEST_TILES_FP32, SdpaCall, matmul_config, sdpa_config, tiles
 
 
@@ -117,3 +123,35 @@ def test_sdpa_chunks_fit_and_are_the_fastest_that_fit(device, q_len, k_len, head
             assert chosen <= _predicted(q_len, k_len, call, spec, q_other, k_other)
     too_big = replace(MQA_PREFIX, q_chunk=256, k_chunk=256, sq=256, sk=256)
     assert sum(n * size for _, n, size in sdpa_shape_buffers(too_big)) > DEVICES["n150"].l1_budget
+
+
+@pytest.mark.parametrize("device", ["n150", "p150"])
+def test_rope_takes_the_form_quoted_faster(device):
+    """At the full-size suffix's shapes (64 rows; 8 query heads and 1 key head of 256), RoPE runs fused exactly when
+    the fused op is quoted faster than the rotate-half matmul, two multiplies and an add; on a Wormhole n150 both
+    forms occur (one core per 32 rows of a head leaves most of the grid idle for the single key head)."""
+    spec = DEVICES[device]
+    quote = Pricing.of(spec)
+    forms = {}
+    with dry_runtime(device) as runtime:
+        rotation = Rotation.upload(runtime, 256)
+        rope = Rope.upload(runtime, torch.arange(64)[None], 10_000.0, rotation)
+        for heads in (8, 1):
+            x = upload(runtime, torch.empty(1, heads, 64, 256, device="meta"), ttnn.bfloat16)
+            with runtime.recording() as log:
+                rope(x)
+            ops = [r.op for r in log.select(kind="op")]
+            q = {t: quote.like(t) for t in (x, rope.cos, rope.sin, rotation.matrix)}
+            fused = quote.ns("ttnn.experimental.rotary_embedding", q[x], q[rope.cos], q[rope.sin],
+                             compute_kernel_config=ROPE_KERNEL)
+            unfused = sum(r.cost.kernel_ns + arch_constants(spec).traced_gap_ns for r in log.select(kind="op")) \
+                if len(ops) == 4 else None
+            print(f"{device}, {heads} head(s): {ops}, fused quoted {fused / 1e3:.1f} us"
+                  + ("" if unfused is None else f", the four ops {unfused / 1e3:.1f} us"))
+            if unfused is None:
+                assert ops == ["ttnn.experimental.rotary_embedding"]
+            else:
+                assert ops == ["ttnn.matmul", "ttnn.multiply", "ttnn.multiply", "ttnn.add"] and unfused < fused
+            forms[heads] = len(ops)
+    if device == "n150":
+        assert forms == {8: 1, 1: 4}
