@@ -6,7 +6,8 @@
         --device n150|n300|p150 [--csv PATH]   a whole sample_actions call per stage; last line total_ms= roofline_ms=
                                                ops_per_step=
     python -m benchmarks.device_model calibrate [--fit] [--summary]
-        the matmul constants against tt-metal's GEMM_FLOPS rows (fit on N150, P150 held out), error per row
+        the matmul constants against tt-metal's GEMM_FLOPS rows (fit on N150, P150 held out), error per row, and
+        the streaming DRAM rate of each architecture fitted on captured ops (benchmarks/device_model/streams.py)
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def _pipeline(args) -> int:
 
 
 def _calibrate(args) -> int:
+    from benchmarks.device_model import streams
     from benchmarks.device_model.calibration import fit, load_rows, report
 
     rows = load_rows()
@@ -96,6 +98,7 @@ def _calibrate(args) -> int:
     if constants is not None:
         print(f"fitted on the N150 rows: {constants}")
     print(report(rows, constants) if constants else report(rows, per_row=not args.summary))
+    print(streams.report(streams.load_rows()))
     return 0
 
 

@@ -14,10 +14,10 @@ max(FLOPs / peak at its math fidelity on the cores it uses, minimal DRAM bytes /
   embedding and the ternary addcmul, which have none, scale a binary op's cost by the tiles they move.
 
 Sources: tt-metal tech_reports/GEMM_FLOPS/GEMM_FLOPS.md (commit 06bd3735; matrix engine: 8x16 x 16x16 per cycle,
-a 32x32x32 tile product in 16 / 32 / 48 / 64 cycles at LoFi / HiFi2 / HiFi3 / HiFi4); tech_reports/
-Saturating_DRAM_bandwidth (Wormhole 267 of 288 GB/s sustained) and Saturating_DRAM_bandwidth_Blackhole (500 of 512);
-tt-perf-report tests/data/wh_clip_encoder_2.csv and bh_64_clip_encoder_1.csv (DEVICE KERNEL DURATION [ns] of eager
-CLIP-encoder ops); tt-metal tests/ttnn/unit_tests/operations/rms_norm/perf_experiments (Blackhole RMSNorm).
+a 32x32x32 tile product in 16 / 32 / 48 / 64 cycles at LoFi / HiFi2 / HiFi3 / HiFi4); tt-perf-report
+tests/data/wh_clip_encoder_2.csv and bh_64_clip_encoder_1.csv (DEVICE KERNEL DURATION [ns] of eager CLIP-encoder ops)
+and bh_8xp150_deepseek_v3_d_p.csv (DeepSeek-V3 ops on a P150: the streaming DRAM rate, benchmarks/device_model/
+streams.py); tt-metal tests/ttnn/unit_tests/operations/rms_norm/perf_experiments (Blackhole RMSNorm).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ MATMUL = MatmulConstants(unpack_bytes_per_cycle=46.30, step_cycles=23.47, block_
 class ArchConstants:
     """Per-architecture constants of DRAM traffic, the uncalibrated op classes and dispatch."""
 
-    dram_efficiency: float  # sustained / peak DRAM bandwidth of streaming reads
+    dram_efficiency: float  # sustained / peak DRAM bandwidth of ttnn's streaming ops (reads and writes)
     matmul_dram_efficiency: float  # the same for a matmul's DRAM-interleaved weights
     sharded_matmul_dram_efficiency: float  # and for DRAM-sharded weights
     start_ns: float  # the shortest interleaved op in the captures (BinaryNg add, 32 x hidden)
@@ -68,7 +68,11 @@ class ArchConstants:
     traced_gap_ns: float  # op-to-op gap inside a trace (GEMM_FLOPS: traced host time - device time, m <= 1024)
 
 
-# DRAM efficiencies: streaming reads, Saturating_DRAM_bandwidth u-benchmarks (267 of 288 GB/s; 500 of 512);
+# DRAM efficiencies: streaming ops, fitted on captured ttnn ops whose operands are all DRAM-interleaved
+# (benchmarks/device_model/streams.py: concat and nlp_concat_heads of DeepSeek-V3 on a P150, 16 rows, 340 of 512 GB/s;
+# the one large transpose of the Wormhole CLIP capture, 222 of 288, a lower bound if that op is not DRAM-bound). The
+# tuned read-only microbenchmarks (tech_reports/Saturating_DRAM_bandwidth: 267 of 288, 500 of 512) are not what ops
+# sustain while reading and writing;
 # interleaved matmul weights, the Mixtral-8x7B decode microtests on Wormhole (32 x 4096 @ 4096 x 14336 bfloat8_b,
 # 1D multicast: "memory BW = 153.6 GB/s", 155.0 for the down projection), taken for Blackhole too; DRAM-sharded
 # weights, Llama3-70B decode on Wormhole (239-260 GB/s) and test_dram_sharded_decode_matmul.py on Blackhole
@@ -80,11 +84,11 @@ class ArchConstants:
 # per output tile (two in, one out), are taken as bound by tile movement; the rotary kernel moves 5 (x twice, cos,
 # sin, the output), the ternary 4 (three in, one out).
 ROPE_TILES_MOVED, TERNARY_TILES_MOVED = 5 / 3, 4 / 3
-WORMHOLE = ArchConstants(267 / 288, 155 / 288, 250 / 288, 2803.0,
+WORMHOLE = ArchConstants(222 / 288, 155 / 288, 250 / 288, 2803.0,
                          {"stream": 2061.0, "sfpu": 3540.0, "norm": 1266.0, "rope": ROPE_TILES_MOVED * 2061.0,
                           "ternary": TERNARY_TILES_MOVED * 2061.0},
                          100_108.0, 2851.0)
-BLACKHOLE = ArchConstants(500 / 512, 155 / 288, 474 / 512, 1644.0,
+BLACKHOLE = ArchConstants(340 / 512, 155 / 288, 474 / 512, 1644.0,
                           {"stream": 710.0, "sfpu": 1620.0, "norm": 732.0, "rope": ROPE_TILES_MOVED * 710.0,
                            "ternary": TERNARY_TILES_MOVED * 710.0},
                           46_816.0, 1465.0)
