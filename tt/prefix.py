@@ -1,9 +1,12 @@
 """The prefix on TTNN (image tokens of every shown camera, then language tokens). Twin of reference/prefix.py.
 
 Host staging: cameras hidden in every batch element and language columns padded in every row are dropped (as in
-the reference); the language part is then padded with invisible tokens to a tile multiple, so that every
-sequence the device sees is a whole number of tiles and padding is hidden by the mask, never by implicit tile
-padding. The shown cameras of every batch element go through the vision tower as one batch, batch element by batch
+the reference); the language part is then padded with invisible tokens up to a prefix of whole SDPA_ROWS-row blocks,
+so that every sequence the device sees is a whole number of tiles, padding is hidden by the mask (never by implicit
+tile padding), and SDPA may take the prefix in 64-row query chunks: its chunks divide the length, so an odd number of
+tiles allows only 32-row chunks, and every query chunk of every head reads all of K and V again. That is at most one
+tile row more than a tile multiple; the device-time model predicts no preset slower for it, pi0.5's full prompt
+faster. The shown cameras of every batch element go through the vision tower as one batch, batch element by batch
 element ([B * C, 1, rows, ...]); the tower's rows are a tile multiple, so its output is [B, 1, C * rows, D] by a
 reshape that moves no data (ttnn.reshape's zero-cost view).
 """
@@ -19,6 +22,8 @@ from tt.decoder import Decoder
 from tt.ops import ttnn
 from tt.projector import Projector
 from tt.siglip import SiglipVisionTower
+
+SDPA_ROWS = 2 * TILE
 
 
 @dataclass
@@ -37,8 +42,9 @@ class StagedPrefix:
     pad: torch.Tensor  # bool [B, P]
 
 
-def pad_to_tile(tokens_BL: torch.Tensor, masks_BL: torch.Tensor):
-    extra = -tokens_BL.shape[1] % TILE
+def pad_language(tokens_BL: torch.Tensor, masks_BL: torch.Tensor, image_rows: int):
+    """Invisible tokens after the language part, up to a prefix of whole SDPA_ROWS-row blocks."""
+    extra = -(image_rows + tokens_BL.shape[1]) % SDPA_ROWS
     tokens = torch.cat([tokens_BL, tokens_BL.new_zeros(tokens_BL.shape[0], extra)], dim=1)
     return tokens, torch.cat([masks_BL, masks_BL.new_zeros(masks_BL.shape[0], extra)], dim=1)
 
@@ -49,7 +55,7 @@ def stage_prefix(vision: SiglipVisionTower, images: list[torch.Tensor], image_ma
     if not shown:
         raise ValueError("every camera is masked out for every batch element; at least one image is needed")
     keep = token_masks_BL.any(dim=0)
-    tokens, token_masks = pad_to_tile(tokens_BL[:, keep], token_masks_BL[:, keep])
+    tokens, token_masks = pad_language(tokens_BL[:, keep], token_masks_BL[:, keep], len(shown) * vision.rows)
     real_rows = torch.arange(vision.rows) < vision.cfg.num_tokens
     pad = torch.cat([m[:, None] & real_rows[None] for _, m in shown] + [token_masks], dim=1)
     patches = torch.stack([vision.patches(img) for img, _ in shown], dim=1)  # [B, C, 1, rows, P]
