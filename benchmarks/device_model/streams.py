@@ -99,8 +99,9 @@ def report(rows: list[StreamRow]) -> str:
         fit = [r for r in rows if r.arch == arch and r.role == "fit"]
         fitted, stored = fitted_efficiency(rows, arch), arch_constants(spec).dram_efficiency
         ops = sorted({r.op for r in fit})
-        lines.append(f"{arch} streaming DRAM rate: {fitted:.3f} of peak ({fitted * spec.dram_bandwidth / 1e9:.0f} GB/s),"
-                     f" median of {len(fit)} captured ops ({', '.join(ops)}); stored {stored:.3f}")
+        rate = fitted * spec.dram_bandwidth / 1e9
+        lines.append(f"{arch} streaming DRAM rate: {fitted:.3f} of peak ({rate:.0f} GB/s), median of {len(fit)} "
+                     f"captured ops ({', '.join(ops)}); stored {stored:.3f}")
     for row, measured, predicted in held_out(rows):
         lines.append(f"held out: {row.arch} {row.op} {row.inputs[0]} on {row.cores} cores: captured "
                      f"{measured / 1e3:.1f} us, predicted {predicted / 1e3:.1f} us ({predicted / measured - 1:+.0%})")
