@@ -1,12 +1,14 @@
 """The prefix on TTNN (image tokens of every shown camera, then language tokens). Twin of reference/prefix.py.
 
 Host staging: cameras hidden in every batch element and language columns padded in every row are dropped (as in
-the reference); the language part is then padded with invisible tokens up to a prefix of whole SDPA_ROWS-row blocks,
-so that every sequence the device sees is a whole number of tiles, padding is hidden by the mask (never by implicit
-tile padding), and SDPA may take the prefix in 64-row query chunks: its chunks divide the length, so an odd number of
-tiles allows only 32-row chunks, and every query chunk of every head reads all of K and V again. That is at most one
-tile row more than a tile multiple; the device-time model predicts no preset slower for it, pi0.5's full prompt
-faster. The shown cameras of every batch element go through the vision tower as one batch, batch element by batch
+the reference); the language part is then padded with invisible tokens to a tile multiple, so that every sequence
+the device sees is a whole number of tiles and padding is hidden by the mask, never by implicit tile padding. A long
+prefix is padded further, to whole SDPA_ROWS-row blocks (`pad_language`), so that SDPA may take it in 64-row query
+chunks: its chunks divide the length, so an odd number of tiles allows only 32-row chunks, and every query chunk of
+every head reads all of K and V again. The device-time model predicts the extra tile row costs more than it saves
+below LONG_PREFIX_ROWS (one 224 px camera and a short prompt, 288 -> 320 rows: 1.7 ms slower per pi0 call on an
+n150) and saves from there up (pi0.5's full prompt, 456 -> 512 rows: 0.6 ms; three cameras, 968 -> 1024: 11.8 ms).
+The shown cameras of every batch element go through the vision tower as one batch, batch element by batch
 element ([B * C, 1, rows, ...]); the tower's rows are a tile multiple, so its output is [B, 1, C * rows, D] by a
 reshape that moves no data (ttnn.reshape's zero-cost view).
 """
@@ -24,6 +26,7 @@ from tt.projector import Projector
 from tt.siglip import SiglipVisionTower
 
 SDPA_ROWS = 2 * TILE
+LONG_PREFIX_ROWS = 12 * TILE
 
 
 @dataclass
@@ -43,8 +46,11 @@ class StagedPrefix:
 
 
 def pad_language(tokens_BL: torch.Tensor, masks_BL: torch.Tensor, image_rows: int):
-    """Invisible tokens after the language part, up to a prefix of whole SDPA_ROWS-row blocks."""
-    extra = -(image_rows + tokens_BL.shape[1]) % SDPA_ROWS
+    """Invisible tokens after the language part, up to a prefix of whole tiles, or of whole SDPA_ROWS-row blocks
+    when the tiled prefix has LONG_PREFIX_ROWS rows or more."""
+    rows = image_rows + tokens_BL.shape[1]
+    block = SDPA_ROWS if rows + -rows % TILE >= LONG_PREFIX_ROWS else TILE
+    extra = -rows % block
     tokens = torch.cat([tokens_BL, tokens_BL.new_zeros(tokens_BL.shape[0], extra)], dim=1)
     return tokens, torch.cat([masks_BL, masks_BL.new_zeros(masks_BL.shape[0], extra)], dim=1)
 

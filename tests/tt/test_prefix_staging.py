@@ -1,10 +1,12 @@
 """Host staging of the prefix (tt/prefix.py): the language part is padded with invisible tokens up to a prefix of
-whole 64-row blocks, so the prefix's attention takes query chunks of 64 rows or more at every full-size shape."""
+whole tiles, and a long prefix up to whole 64-row blocks, so the prefix's attention takes query chunks of 64 rows or
+more at every full-size shape."""
 
 import pytest
 import torch
 
-from tt.prefix import SDPA_ROWS, pad_language
+from models.prepare import TILE
+from tt.prefix import LONG_PREFIX_ROWS, SDPA_ROWS, pad_language
 
 
 @pytest.mark.parametrize(("image_rows", "tokens", "padded"), [
@@ -12,13 +14,15 @@ from tt.prefix import SDPA_ROWS, pad_language
     (768, 48, 64),  # pi0, three 224 px cameras: 816 -> 832
     (736, 48, 96),  # one 378 px camera (729 tokens in 736 rows): 784 -> 832 (a tile multiple alone gives 800)
     (256, 64, 64),  # already whole blocks: nothing added
+    (256, 10, 32),  # one camera, a short prompt: 266 -> 288, whole tiles only (a short prefix)
 ])
-def test_the_language_part_is_padded_to_a_prefix_of_whole_blocks(image_rows, tokens, padded):
+def test_a_long_prefix_is_padded_to_whole_blocks_a_short_one_to_whole_tiles(image_rows, tokens, padded):
     ids, masks = torch.arange(1, tokens + 1)[None].repeat(2, 1), torch.ones(2, tokens, dtype=torch.bool)
     masks[1, tokens // 2:] = False
     padded_ids, padded_masks = pad_language(ids, masks, image_rows)
     assert padded_ids.shape == padded_masks.shape == (2, padded)
-    assert (image_rows + padded) % SDPA_ROWS == 0
+    block = SDPA_ROWS if image_rows + padded >= LONG_PREFIX_ROWS else TILE
+    assert (image_rows + padded) % block == 0 and padded - tokens < block
     assert torch.equal(padded_ids[:, :tokens], ids) and torch.equal(padded_masks[:, :tokens], masks)
     assert not padded_masks[:, tokens:].any() and not padded_ids[:, tokens:].any(), "added tokens are invisible"
 
