@@ -5,7 +5,8 @@ m, k, n are element counts of x [m, k] @ w [k, n]; everything is computed in 32x
 with the buffer formulas of tt.host.resources.matmul (the 0.81.1 program factories), so it fits the core's L1 by
 construction: the output block each core computes in one pass (out_block_h x out_block_w) and the K block
 (in0_block_w) are chosen as large as the budget allows. Between 1D and 2D multicast and the number of cores each
-spreads the output over, the device-time model (tt.host.timing) decides.
+spreads the output over (for 2D, the core rows and the core columns), the device-time model (tt.host.timing)
+decides.
 """
 
 from __future__ import annotations
@@ -55,8 +56,10 @@ def _bytes(config, geometry: MatmulGeometry, operands: MatmulOperands) -> int:
 def matmul_config(m: int, k: int, n: int, grid, spec: DeviceSpec, operands: MatmulOperands, fidelity: str,
                   activation=None):
     """The config tt.host.timing predicts fastest (its fused activation included) among 2D multicast over every number
-    of core rows that splits the output rows, and 1D multicast of in0 over every number of cores that splits the
-    output columns; each with the largest output block (then K block) whose buffers fit the device's L1 budget.
+    of core rows and core columns that split the output rows and columns (fewer columns can mean wider subblocks:
+    SigLIP's 135-tile MLP width spreads over 8 columns only as 17, a prime), and 1D multicast of in0 over every
+    number of cores that splits the output columns; each with the largest output block (then K block) whose buffers
+    fit the device's L1 budget.
     `activation` (a ttnn.UnaryOpType) is fused: applied to each output tile before it is packed."""
     return _matmul_config(m, k, n, (grid.x, grid.y), spec, operands, fidelity, activation)
 
@@ -91,7 +94,8 @@ def _matmul_config(m: int, k: int, n: int, grid_xy: tuple[int, int], spec: Devic
                    fidelity: str, activation):
     grid = ttnn.CoreCoord(*grid_xy)
     geometry = MatmulGeometry(tiles(m), tiles(k), tiles(n))
-    shapes = [(True, per_core_m, -(-geometry.nt // grid.x)) for per_core_m in _splits(geometry.mt, grid.y)]
+    shapes = [(True, per_core_m, per_core_n) for per_core_m in _splits(geometry.mt, grid.y)
+              for per_core_n in _splits(geometry.nt, grid.x)]
     shapes += [(False, geometry.mt, per_core_n) for per_core_n in _splits(geometry.nt, grid.x * grid.y)]
     best = None
     for two_d, per_core_m, per_core_n in shapes:
