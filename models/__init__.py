@@ -8,4 +8,5 @@ from .presets import PRESETS, get_preset
 from .rtc import RealTimeChunking
 
 __all__ = ["DecoderConfig", "Observation", "PRESETS", "PolicyConfig", "ProjectorConfig", "RealTimeChunking",
-           "SamplerConfig", "SiglipConfig", "SuffixConfig", "gemma_decoder", "get_preset", "load_policy", "qwen_decoder"]
+           "SamplerConfig", "SiglipConfig", "SuffixConfig", "gemma_decoder", "get_preset", "load_policy",
+           "qwen_decoder"]

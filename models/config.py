@@ -35,7 +35,8 @@ class SiglipConfig:
         # The patch convolution has stride = kernel and no padding: 384 px gives 27 x 27 patches, the last 6 px unused.
         _require(self.image_size >= self.patch_size,
                  f"image_size {self.image_size} is smaller than the patch size {self.patch_size}")
-        _require(min(self.depth, self.mlp_dim, self.pretrained_grid) > 0, "SigLIP depth, mlp_dim, grid must be positive")
+        _require(min(self.depth, self.mlp_dim, self.pretrained_grid) > 0,
+                 "SigLIP depth, mlp_dim, grid must be positive")
 
     @property
     def head_dim(self) -> int:

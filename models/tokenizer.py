@@ -149,7 +149,8 @@ def tokenize_prompts(tokenizer: Tokenizer, prompts: Sequence[str], max_len: int,
     tokenizer step does silently). Ids outside [0, vocab_size) are an error.
     """
     if not 0 <= tokenizer.pad_id < vocab_size:
-        raise ValueError(f"the tokenizer's pad id {tokenizer.pad_id} is outside the model's vocabulary [0, {vocab_size})")
+        raise ValueError(f"the tokenizer's pad id {tokenizer.pad_id} is outside the model's vocabulary "
+                         f"[0, {vocab_size})")
     tokens = torch.full((len(prompts), max_len), tokenizer.pad_id, dtype=torch.int64)
     masks = torch.zeros((len(prompts), max_len), dtype=torch.bool)
     for row, prompt in enumerate(prompts):

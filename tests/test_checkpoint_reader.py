@@ -20,7 +20,8 @@ META_WITH_STEPS = {**META, "num_inference_steps": 10}
 @pytest.mark.parametrize("preset", ["pi0-tiny", "pi05-tiny", "pi0-qwen3-tiny"])
 def test_round_trip_infers_the_architecture_from_shapes(preset, tmp_path):
     original = random_policy(get_preset(preset), seed=11)
-    write_checkpoint(original.state_dict(), tmp_path, {**META_WITH_STEPS, "rope_theta": get_preset(preset).vlm.rope_theta})
+    write_checkpoint(original.state_dict(), tmp_path,
+                     {**META_WITH_STEPS, "rope_theta": get_preset(preset).vlm.rope_theta})
     loaded = load_policy(tmp_path)
     expected = get_preset(preset)
     assert loaded.config.vision == expected.vision and loaded.config.suffix == expected.suffix
@@ -48,7 +49,8 @@ def _edit_tensors(directory, edit):
 def test_embedding_tied_to_lm_head_is_used_when_missing(checkpoint):
     reference = load_policy(checkpoint)
     embed = checkpoint_key("vlm.embed_tokens.weight")
-    _edit_tensors(checkpoint, lambda t: t.update({"model.paligemma_with_expert.paligemma.lm_head.weight": t.pop(embed)}))
+    head = "model.paligemma_with_expert.paligemma.lm_head.weight"
+    _edit_tensors(checkpoint, lambda t: t.update({head: t.pop(embed)}))
     tied = load_policy(checkpoint)
     assert torch.equal(tied.vlm.embed_tokens.weight, reference.vlm.embed_tokens.weight)
 

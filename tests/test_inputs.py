@@ -90,7 +90,8 @@ def test_qwen_preset_with_byte_fallback():
     config = get_preset("pi0-qwen3-tiny")
     observation = make_observation(config, {CAMERA: camera_batch(1)}, "pick", torch.zeros(1, 5),
                                    load_tokenizer(None, config.vlm.vocab_size))
-    assert observation.tokens[0, :6].tolist() == [ByteTokenizer.BOS] + [ByteTokenizer.BYTE_OFFSET + b for b in b"pick\n"]
+    expected = [ByteTokenizer.BOS] + [ByteTokenizer.BYTE_OFFSET + b for b in b"pick\n"]
+    assert observation.tokens[0, :6].tolist() == expected
 
 
 @pytest.mark.parametrize("images, prompt, state, message", [
@@ -101,7 +102,8 @@ def test_qwen_preset_with_byte_fallback():
     ({CAMERA: np.zeros((2, 8, 8, 3), np.uint8), "left_wrist_0_rgb": np.zeros((8, 8, 3), np.uint8)}, "x", [0.0],
      r"cameras have different batch sizes"),
     ({CAMERA: np.zeros((8, 8, 3), np.uint8)}, "x", None, r"needs the robot state"),
-    ({CAMERA: np.zeros((8, 8, 3), np.uint8)}, "x", np.zeros(33), r"state has 33 dims, more than the model's state_dim 32"),
+    ({CAMERA: np.zeros((8, 8, 3), np.uint8)}, "x", np.zeros(33),
+     r"state has 33 dims, more than the model's state_dim 32"),
     ({CAMERA: np.zeros((8, 8, 3), np.uint8)}, "x", [0.0, float("nan")], r"state contains NaN or infinite values"),
     ({CAMERA: np.zeros((8, 8, 3), np.uint8)}, "x", ["a"], r"state must be real numbers"),
     ({CAMERA: np.zeros((8, 8, 3), np.uint8)}, "x", np.zeros((2, 3)), r"state must be \[S\] or \[1, S\]"),

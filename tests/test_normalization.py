@@ -122,7 +122,8 @@ def test_state_only_stats(tmp_path, warnings):
 
 
 def test_missing_stat_for_the_mode_is_an_error():
-    with pytest.raises(ValueError, match=r"QUANTILES normalisation of 'observation.state' needs stats \['q01', 'q99'\]"):
+    message = r"QUANTILES normalisation of 'observation.state' needs stats \['q01', 'q99'\]"
+    with pytest.raises(ValueError, match=message):
         FeatureNorm("observation.state", NormMode.QUANTILES, {"mean": torch.zeros(3), "std": torch.ones(3)})
 
 

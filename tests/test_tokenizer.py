@@ -221,7 +221,8 @@ def test_byte_fallback_warns_and_is_deterministic(warnings):
     tokenizer = load_tokenizer(None, vocab_size=1024)
     assert isinstance(tokenizer, ByteTokenizer)
     assert any("NOT the PaliGemma" in m for m in warnings)
-    assert tokenizer.encode("A\n") == [ByteTokenizer.BOS, ByteTokenizer.BYTE_OFFSET + 65, ByteTokenizer.BYTE_OFFSET + 10]
+    offset = ByteTokenizer.BYTE_OFFSET
+    assert tokenizer.encode("A\n") == [ByteTokenizer.BOS, offset + 65, offset + 10]
     tokens, _ = tokenize_prompts(tokenizer, ["é"], max_len=4, vocab_size=1024)
     assert tokens[0].tolist() == [2, 3 + 0xC3, 3 + 0xA9, 0]
     with pytest.raises(ValueError, match="at least 259 ids, the model has 100"):

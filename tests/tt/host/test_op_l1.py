@@ -36,7 +36,8 @@ def sdpa(q_shape, k_shape, dh, q_chunk, k_chunk, fp32, mask=True, kv_dtype=BF16)
         config = ttnn.SDPAProgramConfig(compute_with_storage_grid_size=ttnn.CoreCoord(8, 8), q_chunk_size=q_chunk,
                                         k_chunk_size=k_chunk, exp_approx_mode=False)
         ttnn.transformer.scaled_dot_product_attention(
-            tensor([b, heads, sq, dh]), tensor([b, kv_heads, sk, dh], kv_dtype), tensor([b, kv_heads, sk, dh], kv_dtype),
+            tensor([b, heads, sq, dh]), tensor([b, kv_heads, sk, dh], kv_dtype),
+            tensor([b, kv_heads, sk, dh], kv_dtype),
             attn_mask=tensor([1, 1, sq, sk]) if mask else None, is_causal=False, scale=1.0, program_config=config,
             compute_kernel_config=kernel(fp32))
     return build
