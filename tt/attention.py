@@ -10,7 +10,7 @@ uploaded with the weights (`Rotation`, held by each Decoder). A head_dim that is
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -63,6 +63,7 @@ class Rope:
     rotation: Rotation
     grid: object
     spec: DeviceSpec
+    _fused: dict = field(default_factory=dict, init=False, repr=False)  # by x's shape and dtype: the form chosen
 
     @classmethod
     def tables(cls, positions_BS: torch.Tensor, theta: float, rotation: Rotation) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,7 +108,13 @@ class Rope:
     def _fused_is_faster(self, x_BHSD, config) -> bool:
         """The fused op deals out whole head rows (one core per 32 rows of a head), the unfused ops single tiles
         over the grid: with few rows the fused op leaves most cores idle (both forms priced by the device-time
-        model, each op with the op-to-op gap of a traced call)."""
+        model, each op with the op-to-op gap of a traced call). Decided once per shape: every layer asks again."""
+        key = (tuple(x_BHSD.shape), x_BHSD.dtype)
+        if key not in self._fused:
+            self._fused[key] = self._fused_quoted_faster(x_BHSD, config)
+        return self._fused[key]
+
+    def _fused_quoted_faster(self, x_BHSD, config) -> bool:
         quote = Pricing.of(self.spec)
         x, cos, sin, matrix = (quote.like(t) for t in (x_BHSD, self.cos, self.sin, self.rotation.matrix))
         fused = quote.ns("ttnn.experimental.rotary_embedding", x, cos, sin, compute_kernel_config=ROPE_KERNEL)
@@ -172,6 +179,7 @@ class ExpertKV:
     def __init__(self, cache: PrefixKVCache):
         self.cache = cache
         self._buffers: dict[int, tuple] = {}  # by layer: the tensors later steps fill in place
+        self._fill: bool | None = None  # whether filling in place is quoted faster (every layer has the same shapes)
 
     def extended(self, layer: int, k_BKSD, v_BKSD) -> tuple:
         """([prefix | k], [prefix | v]) of expert layer `layer`."""
@@ -182,8 +190,11 @@ class ExpertKV:
             return buffers
         buffers = (ttnn.concat([self.cache.keys[layer], k_BKSD], dim=2),
                    ttnn.concat([self.cache.values[layer], v_BKSD], dim=2))
-        if k_BKSD.shape[0] == 1 and self._fill_is_faster(k_BKSD):
-            self._buffers[layer] = buffers
+        if k_BKSD.shape[0] == 1:
+            if self._fill is None:
+                self._fill = self._fill_is_faster(k_BKSD)
+            if self._fill:
+                self._buffers[layer] = buffers
         return buffers
 
     def _fill_is_faster(self, rows_1KSD) -> bool:
