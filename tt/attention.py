@@ -9,7 +9,6 @@ uploaded with the weights (`Rotation`, held by each Decoder). A head_dim that is
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -19,7 +18,7 @@ from models.masks import additive_mask
 from models.positional import rope_tables
 from tt.common import rows, upload, upload_weight
 from tt.host.device import DeviceSpec, spec_of
-from tt.host.memory import TILE_BYTES
+from tt.host.memory import tiled_bytes
 from tt.host.pricing import Pricing
 from tt.host.resources.attention import SdpaShape
 from tt.host.resources.matmul import MatmulOperands
@@ -139,7 +138,7 @@ def sdpa_program(q_BHSD, k_BKSD, mask, kernel, grid, spec):
     kv_heads = k_BKSD.padded_shape[1]
     shape = SdpaShape(0, 0, 0, 0, dh // TILE, q_BHSD.dtype, k_BKSD.dtype, None if mask is None else mask.dtype,
                       kernel.fp32_dest_acc_en, False)
-    kv_bytes = 2 * math.prod(k_BKSD.padded_shape) // (TILE * TILE) * TILE_BYTES[k_BKSD.dtype]
+    kv_bytes = 2 * tiled_bytes(k_BKSD.padded_shape, k_BKSD.dtype)
     call = SdpaCall(b * heads, heads // kv_heads, kv_bytes, kernel.math_fidelity.name)
     return sdpa_config(q_BHSD.shape[2], k_BKSD.shape[2], call, grid, spec, shape)
 

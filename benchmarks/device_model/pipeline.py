@@ -7,7 +7,6 @@ fidelity, minimal DRAM bytes / peak DRAM bandwidth).
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -15,7 +14,7 @@ import ttnn
 
 from tt.dry_run import DryRun
 from tt.host.device import DEVICES, DeviceSpec
-from tt.host.memory import TILE_BYTES
+from tt.host.memory import tiled_bytes
 from tt.host.timing import arch_constants, elapsed_ns
 from tt.oplog import OpRecord
 
@@ -71,7 +70,7 @@ def _weight_bytes(records: list[OpRecord]) -> int:
     for r in records:
         if r.op in ("ttnn.linear", "ttnn.matmul"):
             w = r.operands[1]
-            total += math.prod(w.padded_shape) // (32 * 32) * TILE_BYTES[getattr(ttnn, w.dtype.lower())]
+            total += tiled_bytes(w.padded_shape, getattr(ttnn, w.dtype.lower()))
     return total
 
 

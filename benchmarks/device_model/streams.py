@@ -11,7 +11,6 @@ the device-time model (tt.host.pricing) and compared with their captured time.
 from __future__ import annotations
 
 import csv
-import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import ttnn
 
 from tt.host.device import DEVICES, DeviceSpec
-from tt.host.memory import TILE_BYTES
+from tt.host.memory import tiled_bytes
 from tt.host.pricing import Pricing
 from tt.host.timing import arch_constants
 
@@ -35,8 +34,7 @@ def _shape_dtype(text: str) -> tuple[tuple[int, ...], object]:
 
 
 def _tile_bytes(text: str) -> int:
-    shape, dtype = _shape_dtype(text)
-    return math.prod(shape) // 1024 * TILE_BYTES[dtype]
+    return tiled_bytes(*_shape_dtype(text))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,11 @@ ELEMENT_BYTES = {ttnn.bfloat16: 2, ttnn.float32: 4, ttnn.uint32: 4, ttnn.int32: 
                  ttnn.int8: 1}
 
 
+def tiled_bytes(padded_shape, dtype) -> int:
+    """Bytes of a TILE-layout tensor of this padded shape and data format."""
+    return math.prod(padded_shape) // (TILE * TILE) * TILE_BYTES[dtype]
+
+
 def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import ttnn
 
 from tt.host.device import DeviceSpec
-from tt.host.memory import TILE_BYTES
+from tt.host.memory import TILE_BYTES, tiled_bytes
 from tt.host.resources import Program
 from tt.host.resources.matmul import DRAM_SHARDED, REUSE, MatmulGeometry, MatmulOperands
 
@@ -141,7 +141,7 @@ def _fidelity(call) -> str | None:
 def _bytes(t) -> int:
     if t is None or t.memory_config().buffer_type != ttnn.BufferType.DRAM:
         return 0
-    return math.prod(t.padded_shape) // 1024 * TILE_BYTES[t.dtype] if t.layout == ttnn.TILE_LAYOUT else \
+    return tiled_bytes(t.padded_shape, t.dtype) if t.layout == ttnn.TILE_LAYOUT else \
         math.prod(t.padded_shape) * TILE_BYTES[t.dtype] // 1024
 
 
