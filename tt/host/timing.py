@@ -9,6 +9,8 @@ max(FLOPs / peak at its math fidelity on the cores it uses, minimal DRAM bytes /
   h x w subblock costs max(h * w tile products at the fidelity's cycles, unpacking h + w input tiles) plus a
   fixed step cost, and each K block a fixed sync cost. The constants are fitted on the Wormhole N150 rows of
   tt-metal's GEMM_FLOPS report (benchmarks/device_model.py calibrate); its Blackhole P150 rows are held out.
+  A DRAM-sharded program walks the blocking its factory derives (one worker per DRAM bank, widened subblocks); on
+  tt-metal's published Blackhole DRAM-sharded decode matmuls these constants predict 1.2-1.6x the measured time.
 - Everything else is uncalibrated: a per-tile cost per op class, read off published per-op device times
   (tt-perf-report's CLIP-encoder profiler captures and tt-metal's Blackhole RMSNorm experiments); the fused rotary
   embedding and the ternary addcmul, which have none, scale a binary op's cost by the tiles they move.
@@ -30,7 +32,7 @@ import ttnn
 from tt.host.device import DeviceSpec
 from tt.host.memory import TILE_BYTES, tiled_bytes
 from tt.host.resources import Program
-from tt.host.resources.matmul import DRAM_SHARDED, REUSE, MatmulGeometry, MatmulOperands
+from tt.host.resources.matmul import DRAM_SHARDED, REUSE, MatmulGeometry, MatmulOperands, dram_sharded_blocking
 
 TILE_PRODUCT_CYCLES = {"LoFi": 16, "HiFi2": 32, "HiFi3": 48, "HiFi4": 64}  # GEMM_FLOPS.md
 # SDPA's online softmax (max, exp, sum, rescale) per 32x32 score tile, in cycles: from BGE-M3 (B 32, S 512, 16 heads of
@@ -169,12 +171,32 @@ class MatmulWork:
         return self.steps * (per_step + constants.step_cycles) + self.k_blocks * constants.block_cycles
 
 
-def matmul_work(config, g: MatmulGeometry, ops: MatmulOperands, fidelity: str) -> MatmulWork:
-    block_h = getattr(config, "out_block_h", config.per_core_M)
-    block_w = getattr(config, "out_block_w", config.per_core_N)
-    sub_h, sub_w = config.out_subblock_h, config.out_subblock_w
+@dataclass(frozen=True)
+class MatmulBlocking:
+    """The output a matmul program's busiest core computes, in tiles: all of it, one pass's block, one subblock."""
+
+    per_core_m: int
+    per_core_n: int
+    block_h: int
+    block_w: int
+    sub_h: int
+    sub_w: int
+
+    @classmethod
+    def of(cls, config, g: MatmulGeometry, ops: MatmulOperands, dram_banks: int) -> "MatmulBlocking":
+        """A DRAM-sharded config states none of it but per_core_M: its factory derives the rest from the banks."""
+        if isinstance(config, DRAM_SHARDED):
+            sub_h, sub_w, width = dram_sharded_blocking(config, g, ops, dram_banks)
+            return cls(config.per_core_M, width, config.per_core_M, width, sub_h, sub_w)
+        return cls(config.per_core_M, config.per_core_N, getattr(config, "out_block_h", config.per_core_M),
+                   getattr(config, "out_block_w", config.per_core_N), config.out_subblock_h, config.out_subblock_w)
+
+
+def matmul_work(config, g: MatmulGeometry, ops: MatmulOperands, fidelity: str, dram_banks: int) -> MatmulWork:
+    b = MatmulBlocking.of(config, g, ops, dram_banks)
+    block_h, block_w, sub_h, sub_w = b.block_h, b.block_w, b.sub_h, b.sub_w
     loops = 1 if isinstance(config, REUSE) else g.batch  # REUSE deals the batch out over its cores
-    out_blocks = (config.per_core_M // block_h) * (config.per_core_N // block_w) * loops
+    out_blocks = (b.per_core_m // block_h) * (b.per_core_n // block_w) * loops
     k_blocks = out_blocks * (g.kt // config.in0_block_w)
     steps = k_blocks * (block_h // sub_h) * (block_w // sub_w) * config.in0_block_w
     return MatmulWork(steps, sub_h * sub_w * TILE_PRODUCT_CYCLES[fidelity],
@@ -197,14 +219,15 @@ def matmul_kernel_ns(config, g: MatmulGeometry, ops: MatmulOperands, fidelity: s
                      in0_dram: bool, out_dram: bool, constants: MatmulConstants = MATMUL) -> float:
     """Predicted kernel time of a matmul program, its fused activation's SFPU pass included, before the physical
     floor is applied."""
-    compute_ns = matmul_work(config, g, ops, fidelity).cycles(constants) / spec.clock_hz * 1e9
+    compute_ns = matmul_work(config, g, ops, fidelity, spec.dram_banks).cycles(constants) / spec.clock_hz * 1e9
     traffic = matmul_traffic(config, g, ops, in0_dram, out_dram)
     arch = arch_constants(spec)
     efficiency = arch.sharded_matmul_dram_efficiency if isinstance(config, DRAM_SHARDED) \
         else arch.matmul_dram_efficiency
     kernel = constants.start_ns + max(compute_ns, _dram_time_ns(traffic, spec, efficiency))
     if getattr(config, "fused_activation", None) is not None:
-        kernel += activation_ns(config.per_core_M * config.per_core_N, spec)
+        b = MatmulBlocking.of(config, g, ops, spec.dram_banks)
+        kernel += activation_ns(b.per_core_m * b.per_core_n, spec)
     return kernel
 
 

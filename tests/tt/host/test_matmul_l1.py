@@ -8,7 +8,8 @@ from tt.host.device import DEVICES
 from tt.host.errors import RuleViolation
 from tt.host.resources import DATAFLOW, Program, check_fits
 from tt.host.resources.cores import WorkSplit
-from tt.host.resources.matmul import MatmulGeometry, MatmulOperands, matmul_buffers, matmul_cores
+from tt.host.resources.matmul import (MatmulGeometry, MatmulOperands, dram_sharded_blocking, matmul_buffers,
+                                      matmul_cores)
 
 WORMHOLE, BLACKHOLE = DEVICES["n150"], DEVICES["p150"]
 HIFI2_FP32 = dict(fp32_dest_acc_en=True, packer_l1_acc=True)
@@ -95,15 +96,30 @@ def test_single_k_block_is_not_double_buffered_and_bias_adds_a_row():
 
 def test_dram_sharded_sizes_blocks_from_the_banks():
     """DRAM-sharded, M one tile, K 1024 (in0_block_w 4: 8 blocks), N 4096 = 128 tiles: each of the 12 Wormhole
-    workers computes ceil(128 / 12) = 11 tiles, in1 triple-buffered: in0 1*4*2 bf16, in1 11*4*3 bfp8, out 11 bf16,
-    partials 11 fp32; on Blackhole's 8 banks 16 tiles."""
+    workers reads ceil(128 / 12) = 11 weight tiles per K step, in1 triple-buffered: in0 1*4*2 bf16, in1 11*4*3 bfp8.
+    It computes 12: 11 is prime, so the default subblock is 1x1, widened to 1x4 (fp32 dest) as 3 subblocks: out 12
+    bf16, partials 12 fp32. On Blackhole's 8 banks 16 tiles."""
     config = ttnn.MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig(in0_block_w=4, per_core_M=1, per_core_N=16)
     ops = MatmulOperands(BF16, BFP8, BF16, **HIFI2_FP32)
     geometry = MatmulGeometry(1, 32, 128)
     assert matmul_buffers(config, geometry, ops, dram_banks=12) == [
-        ("in0", 8, 2048), ("in1", 132, 1088), ("out", 11, 2048), ("intermed0", 11, 4096)]
+        ("in0", 8, 2048), ("in1", 132, 1088), ("out", 12, 2048), ("intermed0", 12, 4096)]
+    assert dram_sharded_blocking(config, geometry, ops, dram_banks=12) == (1, 4, 12)
     assert matmul_buffers(config, geometry, ops, dram_banks=8)[1] == ("in1", 192, 1088)
     assert matmul_cores(config, geometry, 12) == (12, 1)
+
+
+@pytest.mark.parametrize("width, fp32, expected", [
+    (16, False, (1, 8, 16)),  # the default 1x8 divides 16: nothing to widen
+    (16, True, (1, 4, 16)),
+    (11, False, (1, 6, 12)),  # 1x1 -> 1x6: 2 subblocks (1x7 and 1x8 also need 2, and are not fewer)
+    (20, False, (1, 7, 21)),  # 1x5 (4 subblocks) -> 1x7 (3): the width padded to 21
+    (10, True, (1, 4, 12)),  # 1x2 (5 subblocks) -> 1x3 (4) -> 1x4 (3)
+])
+def test_dram_sharded_subblocks_widen_as_the_factory_does(width, fp32, expected):
+    config = ttnn.MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig(in0_block_w=1, per_core_M=1, per_core_N=width)
+    ops = MatmulOperands(BF16, BFP8, BF16, fp32_dest_acc_en=fp32, packer_l1_acc=True)
+    assert dram_sharded_blocking(config, MatmulGeometry(1, 8, width), ops, dram_banks=1) == expected
 
 
 def test_l1_tensors_below_the_buffers_clash():

@@ -3,8 +3,10 @@
 Pure functions of the config, the shapes and the operands, so tt.program_configs can size its choices with the same
 formulas the host path checks them with. Sources (tenstorrent/tt-metal, ttnn/cpp/ttnn/operations/matmul/device/):
 factory/matmul_multicore_reuse_mcast_2d_program_factory.cpp, ..._mcast_1d_program_factory.cpp
-(create_program_mcast_in0_artifacts / create_program_mcast_in1_artifacts), ..._mcast_dram_sharded_program_factory.cpp,
-..._reuse_optimized_program_factory.cpp; utilities/matmul_utilities.hpp (MCAST_INPUT_BUFFERING_DEPTH = 2).
+(create_program_mcast_in0_artifacts / create_program_mcast_in1_artifacts), ..._mcast_dram_sharded_program_factory.cpp
+(the version whose messages the 0.81.1 binary holds: "Multi-reader DRAM-sharded matmul requires ...", "a multi-shard
+in0 block gathers one tile row per shard ..."), ..._reuse_optimized_program_factory.cpp;
+utilities/matmul_utilities.hpp (MCAST_INPUT_BUFFERING_DEPTH = 2).
 Rules shared by all of them:
 - an input block is double-buffered when the core loops over more than one K block (batch * num_blocks > 1);
 - the partials ("intermed0") are float32 with fp32_dest_acc_en, else bfloat16 when packer L1 accumulation is
@@ -28,6 +30,9 @@ TWO_D = ttnn.MatmulMultiCoreReuseMultiCastProgramConfig
 ONE_D = ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig
 DRAM_SHARDED = ttnn.MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig
 REUSE = ttnn.MatmulMultiCoreReuseProgramConfig
+# config/matmul_program_config.cpp SUBBLOCK_HW_CHOICES, (h, w) in the order they are tried
+SUBBLOCK_CHOICES = ((4, 2), (2, 4), (8, 1), (1, 8), (7, 1), (1, 7), (3, 2), (2, 3), (6, 1), (1, 6), (5, 1), (1, 5),
+                    (2, 2), (4, 1), (1, 4), (3, 1), (1, 3), (2, 1), (1, 2), (1, 1))
 
 
 @dataclass(frozen=True)
@@ -137,12 +142,39 @@ def matmul_buffers(config, g: MatmulGeometry, ops: MatmulOperands, dram_banks: i
 
 def dram_sharded_width(nt: int, config, dram_banks: int) -> int:
     """The DRAM-sharded factory sizes its blocks from the DRAM banks, not from per_core_N (which only sets the width
-    of the output shard): each worker computes ceil(Nt / (banks * workers_per_bank)) tiles."""
+    of the output shard): each worker reads ceil(Nt / (banks * workers_per_bank)) weight tiles per K step."""
     return -(-nt // (dram_banks * config.num_workers_per_dram_bank))
+
+
+def default_subblock(per_core_m: int, per_core_n: int, fp32_dest_acc_en: bool) -> tuple[int, int]:
+    """bmm_op_utils::get_matmul_subblock_params without its constraints: the first of SUBBLOCK_CHOICES that fits
+    the dest register (4 tiles with fp32_dest_acc_en) and divides the block, else (1, 1)."""
+    for h, w in SUBBLOCK_CHOICES:
+        if (h * w <= 4 or not fp32_dest_acc_en) and per_core_m % h == 0 and per_core_n % w == 0:
+            return h, w
+    return 1, 1
+
+
+def dram_sharded_blocking(config, g: MatmulGeometry, ops: MatmulOperands, dram_banks: int) -> tuple[int, int, int]:
+    """(out_subblock_h, out_subblock_w, output width in tiles) each DRAM-sharded worker computes with. The factory
+    takes the default subblock of its width and, when that is one tile high, widens it up to the dest register
+    (4 tiles with fp32_dest_acc_en, else 8) wherever fewer subblocks then cover the width, padding the width to a
+    whole number of subblocks (a prime width of 11 computes as 3 subblocks of 4)."""
+    width = dram_sharded_width(g.nt, config, dram_banks)
+    h, w = default_subblock(config.per_core_M, width, ops.fp32_dest_acc_en)
+    widest = 4 if ops.fp32_dest_acc_en else 8
+    if h == 1 and w < widest:
+        count = width // w
+        for wider in range(w + 1, widest + 1):
+            if -(-width // wider) < count:
+                count, w = -(-width // wider), wider
+        width = w * count
+    return h, w, width
 
 
 def _dram_sharded_buffers(config, g: MatmulGeometry, ops: MatmulOperands, dram_banks: int):
     per_core_n = dram_sharded_width(g.nt, config, dram_banks)
+    computed = dram_sharded_blocking(config, g, ops, dram_banks)[2]
     num_blocks = g.kt // config.in0_block_w
     looped = g.batch * num_blocks > 1
     interm_tile = _interm_tile(ops, ops.packer_l1_acc and num_blocks > 1)
@@ -151,10 +183,10 @@ def _dram_sharded_buffers(config, g: MatmulGeometry, ops: MatmulOperands, dram_b
                 TILE_BYTES[ops.in0_dtype]),
                ("in1", per_core_n * config.in0_block_w * (DRAM_SHARDED_IN1_BUFFERING if looped else 1),
                 TILE_BYTES[ops.in1_dtype]),
-               ("out", config.per_core_M * per_core_n, out_tile),
-               ("intermed0", config.per_core_M * per_core_n if interm_tile != out_tile else 0, interm_tile)]
+               ("out", config.per_core_M * computed, out_tile),
+               ("intermed0", config.per_core_M * computed if interm_tile != out_tile else 0, interm_tile)]
     if ops.bias_dtype is not None:
-        buffers.append(("bias", per_core_n, TILE_BYTES[ops.bias_dtype]))
+        buffers.append(("bias", computed, TILE_BYTES[ops.bias_dtype]))
     return buffers
 
 
