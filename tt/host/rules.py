@@ -173,8 +173,9 @@ def _check_matmul(call: BoundCall, spec: DeviceSpec) -> None:
 
 
 def _check_dram_sharded(call: BoundCall, g) -> None:
-    """validate_matmul_dram_sharded_config: one tile row of activations, width-sharded in L1, weights width-sharded
-    in DRAM, output sharded like the activations."""
+    """validate_matmul_dram_sharded_config and its factory: one tile row of activations, width-sharded in L1 with
+    K blocks that divide a shard or gather whole shards; weights width-sharded in DRAM; output sharded like the
+    activations (the messages are in the 0.81.1 binary)."""
     config = call.arguments["program_config"]
     a, b = call.tensor("input_tensor_a"), call.tensor("input_tensor_b")
     out = call.arguments.get("memory_config")
@@ -185,6 +186,16 @@ def _check_dram_sharded(call: BoundCall, g) -> None:
     config_a = a.memory_config()
     if config_a.memory_layout != width_sharded or config_a.buffer_type != ttnn.BufferType.L1:
         _reject(call, "input_tensor_a", "DRAM-sharded matmul needs in0 WIDTH_SHARDED in L1")
+    shard_rows, shard_width = (extent // 32 for extent in config_a.shard_spec.shape)
+    if config.per_core_M != shard_rows:
+        _reject(call, "program_config", f"per_core_M ({config.per_core_M}) must equal shard_shape[0] / "
+                                        f"in0_tile.get_height() ({shard_rows})")
+    if config.in0_block_w <= shard_width and shard_width % config.in0_block_w:
+        _reject(call, "program_config", f"shard_shape[1] / in0_tile.get_width() ({shard_width}) must be divisible "
+                                        f"by in0_block_w ({config.in0_block_w})")
+    if config.in0_block_w > shard_width and config.in0_block_w % shard_width:
+        _reject(call, "program_config", f"in0_block_w ({config.in0_block_w}) wider than the in0 shard "
+                                        f"({shard_width} tiles) must be a multiple of it")
     config_b = b.memory_config()
     if config_b.memory_layout != width_sharded or config_b.buffer_type != ttnn.BufferType.DRAM:
         _reject(call, "input_tensor_b", "DRAM-sharded matmul needs in1 WIDTH_SHARDED in DRAM")

@@ -180,8 +180,8 @@ DRAM_SHARDED_DECODE = [("bfloat16", "HiFi2", 2048, 26.93), ("bfloat16", "HiFi2",
 DRAM_SHARDED_OVERPREDICTION = 1.7  # the worst predicted / measured of those rows (1.63): the model is conservative
 
 
-def _dram_sharded_decode(spec, k, n, weights, fidelity):
-    """ttnn.matmul [1, 1, 32, k] @ [k, n] as the benchmark configures it, priced on `spec`."""
+def _dram_sharded_decode(spec, k, n, weights, fidelity, in0_block_w=None, rows=32):
+    """ttnn.matmul [1, 1, rows, k] @ [k, n] as the benchmark configures it, priced on `spec`."""
     quote, banks = Pricing.of(spec), spec.dram_banks
     cores = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(7, 3))})
     banks_grid = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(banks - 1, 0))})
@@ -190,15 +190,15 @@ def _dram_sharded_decode(spec, k, n, weights, fidelity):
         return ttnn.MemoryConfig(ttnn.TensorMemoryLayout.WIDTH_SHARDED, buffer,
                                  ttnn.ShardSpec(grid, shard, ttnn.ShardOrientation.ROW_MAJOR))
 
-    x = quote.tensor((1, 1, 32, k), ttnn.bfloat16, memory_config=width_sharded(cores, [32, k // 32]))
+    x = quote.tensor((1, 1, rows, k), ttnn.bfloat16, memory_config=width_sharded(cores, [rows, k // 32]))
     w = quote.tensor((k, n), weights, memory_config=width_sharded(
         banks_grid, [k, -(-n // (32 * banks)) * 32], ttnn.BufferType.DRAM))
-    config = ttnn.MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig(in0_block_w=k // 32 // 32, per_core_M=1,
-                                                                        per_core_N=-(-n // 32 // 32))
+    config = ttnn.MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig(in0_block_w=in0_block_w or k // 32 // 32,
+                                                                        per_core_M=1, per_core_N=-(-n // 32 // 32))
     kernel = ttnn.WormholeComputeKernelConfig(math_fidelity=getattr(ttnn.MathFidelity, fidelity), math_approx_mode=True,
                                               fp32_dest_acc_en=False, packer_l1_acc=True)
     return quote.cost("ttnn.matmul", x, w, program_config=config, compute_kernel_config=kernel,
-                      memory_config=width_sharded(cores, [32, n // 32]))
+                      memory_config=width_sharded(cores, [rows, n // 32]))
 
 
 @pytest.mark.parametrize("dtype, fidelity, k, measured_us", DRAM_SHARDED_DECODE)
@@ -218,3 +218,15 @@ def test_a_dram_sharded_matmul_on_wormhole_reads_its_weights_at_the_sharded_rate
     weights = 1024 * 4096 // 1024 * TILE_BYTES[ttnn.bfloat8_b]
     rate = spec.dram_bandwidth * arch_constants(spec).sharded_matmul_dram_efficiency
     assert cost.kernel_ns >= weights / rate * 1e9 and cost.calibrated
+
+
+@pytest.mark.parametrize("in0_block_w, rows, message", [
+    (2, 32, r"shard_shape\[1\] / in0_tile.get_width\(\) \(3\) must be divisible by in0_block_w \(2\)"),
+    (4, 32, r"in0_block_w \(4\) wider than the in0 shard \(3 tiles\) must be a multiple of it"),
+    (3, 64, r"only supports an in0 height of one tile"),
+])
+def test_dram_sharded_matmuls_the_device_refuses_are_refused(in0_block_w, rows, message):
+    """K 3072 over 32 cores: in0 shards 3 tiles wide; a K block divides a shard or gathers whole shards (6 does)."""
+    _dram_sharded_decode(DEVICES["p150"], 3072, 4096, ttnn.bfloat8_b, "LoFi", in0_block_w=6)
+    with pytest.raises(ValueError, match=message):
+        _dram_sharded_decode(DEVICES["p150"], 3072, 4096, ttnn.bfloat8_b, "LoFi", in0_block_w=in0_block_w, rows=rows)
