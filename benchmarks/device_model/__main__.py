@@ -7,7 +7,8 @@
                                                ops_per_step=
     python -m benchmarks.device_model calibrate [--fit] [--summary]
         the matmul constants against tt-metal's GEMM_FLOPS rows (fit on N150, P150 held out), error per row, and
-        the streaming DRAM rate of each architecture fitted on captured ops (benchmarks/device_model/streams.py)
+        the streaming DRAM rate of each architecture fitted on captured ops (benchmarks/device_model/streams.py),
+        and the published DRAM-sharded matmuls priced (benchmarks/device_model/dram_sharded.py)
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def _pipeline(args) -> int:
 
 
 def _calibrate(args) -> int:
-    from benchmarks.device_model import streams
+    from benchmarks.device_model import dram_sharded, streams
     from benchmarks.device_model.calibration import fit, load_rows, report
 
     rows = load_rows()
@@ -99,6 +100,7 @@ def _calibrate(args) -> int:
         print(f"fitted on the N150 rows: {constants}")
     print(report(rows, constants) if constants else report(rows, per_row=not args.summary))
     print(streams.report(streams.load_rows()))
+    print(dram_sharded.report(dram_sharded.load_rows()))
     return 0
 
 

@@ -10,14 +10,13 @@ from dataclasses import replace
 
 import pytest
 
-from benchmarks.device_model import streams
+from benchmarks.device_model import dram_sharded, streams
 from benchmarks.device_model.__main__ import main, predict_matmul
 from benchmarks.device_model.calibration import HELD_OUT_TARGET, errors, fit, load_rows
 from benchmarks.device_model.ops_csv import write
 from tt.dry_run import dry_run, policy_config
 from tt.host.device import DEVICES
 from tt.host.memory import TILE_BYTES
-from tt.host.pricing import Pricing
 from tt.host.timing import MATMUL, arch_constants
 from tt.ops import ttnn
 
@@ -171,62 +170,48 @@ def test_cli_last_lines(capsys):
     assert floor and 0 < float(floor.group(1)) + float(floor.group(3)) < total_ms
 
 
-# tt-metal tests/ttnn/unit_tests/benchmarks/test_dram_sharded_decode_matmul.py (docstring: traced times on a Blackhole
-# with 8 DRAM banks; in0 bfloat16 width-sharded over 8x4 cores, in0_block_w = Kt / 32, fp32_dest_acc_en off): dtype,
-# fidelity, K = N, measured us. The 4096 bfloat16 row is the source of the DRAM-sharded weight rate; the rest are held
-# out.
-DRAM_SHARDED_DECODE = [("bfloat16", "HiFi2", 2048, 26.93), ("bfloat16", "HiFi2", 4096, 70.79),
-                       ("bfloat8_b", "LoFi", 2048, 25.23), ("bfloat8_b", "LoFi", 4096, 40.82)]
-DRAM_SHARDED_OVERPREDICTION = 1.7  # the worst predicted / measured of those rows (1.63): the model is conservative
+
+DRAM_SHARDED_OVERPREDICTION = 1.7  # the worst predicted / published of those rows is 1.63: the model is conservative
 
 
-def _dram_sharded_decode(spec, k, n, weights, fidelity, in0_block_w=None, rows=32):
-    """ttnn.matmul [1, 1, rows, k] @ [k, n] as the benchmark configures it, priced on `spec`."""
-    quote, banks = Pricing.of(spec), spec.dram_banks
-    cores = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(7, 3))})
-    banks_grid = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(banks - 1, 0))})
-
-    def width_sharded(grid, shard, buffer=ttnn.BufferType.L1):
-        return ttnn.MemoryConfig(ttnn.TensorMemoryLayout.WIDTH_SHARDED, buffer,
-                                 ttnn.ShardSpec(grid, shard, ttnn.ShardOrientation.ROW_MAJOR))
-
-    x = quote.tensor((1, 1, rows, k), ttnn.bfloat16, memory_config=width_sharded(cores, [rows, k // 32]))
-    w = quote.tensor((k, n), weights, memory_config=width_sharded(
-        banks_grid, [k, -(-n // (32 * banks)) * 32], ttnn.BufferType.DRAM))
-    config = ttnn.MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig(in0_block_w=in0_block_w or k // 32 // 32,
-                                                                        per_core_M=1, per_core_N=-(-n // 32 // 32))
-    kernel = ttnn.WormholeComputeKernelConfig(math_fidelity=getattr(ttnn.MathFidelity, fidelity), math_approx_mode=True,
-                                              fp32_dest_acc_en=False, packer_l1_acc=True)
-    return quote.cost("ttnn.matmul", x, w, program_config=config, compute_kernel_config=kernel,
-                      memory_config=width_sharded(cores, [rows, n // 32]))
-
-
-@pytest.mark.parametrize("dtype, fidelity, k, measured_us", DRAM_SHARDED_DECODE)
-def test_dram_sharded_matmuls_are_priced_conservatively(dtype, fidelity, k, measured_us):
-    """The DRAM-sharded factory's blocking (12 or 8 workers, widened subblocks) under the GEMM-fitted constants:
-    never faster than the published traced time, at most DRAM_SHARDED_OVERPREDICTION slower (its per-step cost is
-    fitted on 1D/2D multicast programs)."""
-    cost = _dram_sharded_decode(DEVICES["p150"], k, k, getattr(ttnn, dtype), fidelity)
-    ratio = cost.kernel_ns / 1e3 / measured_us
-    print(f"{dtype} 32x{k}x{k}: predicted {cost.kernel_ns / 1e3:.1f} us, published {measured_us} us, x{ratio:.2f}")
+@pytest.mark.parametrize("row", dram_sharded.load_rows(), ids=lambda r: f"{r.dtype}-{r.k}")
+def test_dram_sharded_matmuls_are_priced_conservatively(row):
+    """The published Blackhole DRAM-sharded decode matmuls (benchmarks/data/dram_sharded_matmuls.csv) under the
+    factory's blocking (one worker per DRAM bank, widened subblocks) and the GEMM-fitted constants: never faster than
+    published, at most DRAM_SHARDED_OVERPREDICTION slower (the per-step cost is fitted on 1D/2D multicast programs)."""
+    ratio = row.predicted_ns() / 1e3 / row.trace_us
+    print(f"{row.dtype} {row.m}x{row.k}x{row.n}: predicted x{ratio:.2f} of the published {row.trace_us} us")
     assert 1.0 <= ratio <= DRAM_SHARDED_OVERPREDICTION
 
 
-def test_a_dram_sharded_matmul_on_wormhole_reads_its_weights_at_the_sharded_rate():
-    spec = DEVICES["n150"]
-    cost = _dram_sharded_decode(spec, 1024, 4096, ttnn.bfloat8_b, "HiFi2")
-    weights = 1024 * 4096 // 1024 * TILE_BYTES[ttnn.bfloat8_b]
+def test_dram_sharded_rows_are_the_published_ones():
+    rows = dram_sharded.load_rows()
+    assert [(r.dtype, r.k, r.n, r.trace_us) for r in rows] == [
+        ("BFLOAT16", 2048, 2048, 26.93), ("BFLOAT16", 4096, 4096, 70.79), ("BFLOAT8_B", 2048, 2048, 25.23),
+        ("BFLOAT8_B", 4096, 4096, 40.82)]
+    assert all(r.in0_block_w == r.k // 32 // r.in0_cores and r.per_core_n == r.n // 32 // r.in0_cores for r in rows)
+
+
+def test_dram_sharded_weights_are_read_at_the_sharded_rate():
+    """The 4096 bfloat16 row is the rate's source: 33.5 MB of weights in 70.79 us."""
+    row = dram_sharded.load_rows()[1]
+    spec = row.spec
+    weights = row.k * row.n // 1024 * TILE_BYTES[ttnn.bfloat16]
     rate = spec.dram_bandwidth * arch_constants(spec).sharded_matmul_dram_efficiency
-    assert cost.kernel_ns >= weights / rate * 1e9 and cost.calibrated
+    assert weights / rate * 1e6 == pytest.approx(row.trace_us, rel=0.01)
+    assert row.predicted_ns() >= weights / rate * 1e9
 
 
-@pytest.mark.parametrize("in0_block_w, rows, message", [
+@pytest.mark.parametrize("in0_block_w, m, message", [
     (2, 32, r"shard_shape\[1\] / in0_tile.get_width\(\) \(3\) must be divisible by in0_block_w \(2\)"),
     (4, 32, r"in0_block_w \(4\) wider than the in0 shard \(3 tiles\) must be a multiple of it"),
     (3, 64, r"only supports an in0 height of one tile"),
 ])
-def test_dram_sharded_matmuls_the_device_refuses_are_refused(in0_block_w, rows, message):
-    """K 3072 over 32 cores: in0 shards 3 tiles wide; a K block divides a shard or gathers whole shards (6 does)."""
-    _dram_sharded_decode(DEVICES["p150"], 3072, 4096, ttnn.bfloat8_b, "LoFi", in0_block_w=6)
+def test_dram_sharded_matmuls_the_device_refuses_are_refused(in0_block_w, m, message):
+    """K 3072 over 32 cores: in0 shards 3 tiles wide; a K block divides a shard or gathers whole shards (3 and 6
+    do)."""
+    row = replace(dram_sharded.load_rows()[3], k=3072, in0_block_w=3)
+    row.predicted_ns()
+    row.predicted_ns(in0_block_w=6)
     with pytest.raises(ValueError, match=message):
-        _dram_sharded_decode(DEVICES["p150"], 3072, 4096, ttnn.bfloat8_b, "LoFi", in0_block_w=in0_block_w, rows=rows)
+        row.predicted_ns(in0_block_w=in0_block_w, m=m)
