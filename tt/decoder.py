@@ -53,12 +53,14 @@ class Norm:
                              compute_kernel_config=self.precision.norm_kernel), gate
 
 
-def attention_scales(head_dim: int) -> tuple[float, float]:
+def attention_scales(head_dim: int, q_norm: bool) -> tuple[float, float]:
     """(the scale SDPA applies, the scale folded into q's weights). ttnn's SDPA given a mask and a scale other than
     1 first multiplies the mask by 1 / scale in a program of its own (tt.host.resources.attention); 1 / sqrt(head_dim)
-    is folded into q instead when it is a power of two, which scales every weight format exactly."""
+    is folded into q instead when it is a power of two, which scales every weight format exactly, or when q has a norm
+    of its own: that norm's bfloat16 weight takes it with one rounding (relative 2^-9), as small as the rounding of
+    q's own bfloat16 output."""
     scale = head_dim ** -0.5
-    return (1.0, scale) if math.log2(scale).is_integer() else (scale, 1.0)
+    return (1.0, scale) if q_norm or math.log2(scale).is_integer() else (scale, 1.0)
 
 
 def _gated_residual(x, y, gate):
@@ -82,7 +84,7 @@ class DecoderLayer:
         attn = scoped(w, "self_attn.")
         h, k, d = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
         padded = tile_padded(d)
-        self.attention_scale, q_scale = attention_scales(d)
+        self.attention_scale, q_scale = attention_scales(d, cfg.qk_norm)
         projection_scale = 1.0 if cfg.qk_norm else q_scale  # a q norm would undo a scale applied before it
         bias = (lambda: fused_qkv(attn["q_proj.bias"] * projection_scale, attn["k_proj.bias"], attn["v_proj.bias"],
                                   h, k, d, padded)) if cfg.qkv_bias else None
