@@ -170,7 +170,6 @@ def test_cli_last_lines(capsys):
     assert floor and 0 < float(floor.group(1)) + float(floor.group(3)) < total_ms
 
 
-
 DRAM_SHARDED_OVERPREDICTION = 1.7  # the worst predicted / published of those rows is 1.63: the model is conservative
 
 
