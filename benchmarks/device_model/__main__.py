@@ -3,8 +3,8 @@
     python -m benchmarks.device_model matmul --m M --k K --n N --dtype bf16|bfp8|bfp4 --fidelity LoFi|HiFi2|HiFi3|HiFi4
         --device n150|n300|p150            one matmul with the project's own program config; last line predicted_ns=
     python -m benchmarks.device_model pipeline --preset pi0|pi05|pi0-qwen3 --cameras C --steps S
-        --device n150|n300|p150 [--csv PATH]   a whole sample_actions call per stage; last line total_ms= roofline_ms=
-                                               ops_per_step=
+        --device n150|n300|p150 [--csv PATH]   a whole sample_actions call per stage and per op type; last line
+                                               total_ms= roofline_ms= ops_per_step=
     python -m benchmarks.device_model calibrate [--fit] [--summary]
         the matmul constants against tt-metal's GEMM_FLOPS rows (fit on N150, P150 held out), error per row, and
         the streaming DRAM rate of each architecture fitted on captured ops (benchmarks/device_model/streams.py),
@@ -63,7 +63,7 @@ def _matmul(args) -> int:
 
 def _pipeline(args) -> int:
     from benchmarks.device_model.ops_csv import write
-    from benchmarks.device_model.pipeline import floor_line, format_stages, stage_times, unmodelled
+    from benchmarks.device_model.pipeline import by_op_line, floor_line, format_stages, stage_times, unmodelled
     from tt.dry_run import dry_run, policy_config
     from tt.precision import resolve
 
@@ -76,6 +76,7 @@ def _pipeline(args) -> int:
                   traced=not args.eager)
     stages = stage_times(run)
     print(format_stages(stages, run))
+    print(by_op_line(run))
     missing = unmodelled(run)
     if missing:
         print(f"ops without a model (not timed): {', '.join(missing)}")

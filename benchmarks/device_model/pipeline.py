@@ -90,6 +90,18 @@ def floor_line(run: DryRun) -> str:
     return "floor (ops x (start + gap) + weights at the interleaved-matmul DRAM rate): " + "; ".join(parts)
 
 
+def by_op_line(run: DryRun) -> str:
+    """The whole call's predicted time per op type, most expensive first: what any one kind of op could save at
+    most (the call without its norms is the total less the rms_norm and layer_norm figures)."""
+    spec = DEVICES[run.device]
+    by_op = defaultdict(lambda: [0, 0.0])
+    for r in _device_ops(run.log.entries):
+        by_op[r.op.removeprefix("ttnn.")][0] += 1
+        by_op[r.op.removeprefix("ttnn.")][1] += elapsed_ns(r, spec)
+    ranked = sorted(by_op.items(), key=lambda kv: -kv[1][1])
+    return "call by op (calls, ms): " + "; ".join(f"{op} ({n}, {ns / 1e6:.2f})" for op, (n, ns) in ranked)
+
+
 def unmodelled(run: DryRun) -> list[str]:
     return sorted({r.op for r in run.log.select(kind="op") if r.cost is None and r.cb_bytes is None})
 

@@ -168,6 +168,11 @@ def test_cli_last_lines(capsys):
     floor = re.search(r"call ([\d.]+) ms fixed \((\d+) ops\) \+ ([\d.]+) ms weights", out)
     total_ms = float(re.search(r"total_ms=([\d.]+)", out).group(1))
     assert floor and 0 < float(floor.group(1)) + float(floor.group(3)) < total_ms
+    by_op = re.findall(r"([\w.]+) \((\d+), ([\d.]+)\)", re.search(r"call by op \(calls, ms\): (.*)", out).group(1))
+    call_ops = int(re.search(r"^total\s+(\d+)", out, re.M).group(1))
+    assert sum(int(n) for _, n, _ in by_op) == call_ops
+    assert sum(float(ms) for _, _, ms in by_op) == pytest.approx(total_ms, abs=0.01 * len(by_op))
+    assert {"linear", "rms_norm", "layer_norm"} <= {op for op, _, _ in by_op}
 
 
 DRAM_SHARDED_OVERPREDICTION = 1.7  # the worst predicted / published of those rows is 1.63: the model is conservative
