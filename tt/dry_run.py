@@ -57,7 +57,7 @@ class DryRun:
         largest = max(modelled, key=lambda r: r.cb_bytes, default=None)
         return StageSummary(name, len(ops), max((r.cb_bytes + r.l1_bytes for r in modelled), default=0),
                             max((r.dram_bytes for r in records), default=0), largest,
-                            tuple(sorted({r.op for r in ops if r.cb_bytes is None})))
+                            tuple(sorted({r.op_form for r in ops if r.cb_bytes is None})))
 
 
 def policy_config(preset: str, image_size: int | None = None) -> PolicyConfig:

@@ -54,6 +54,12 @@ class OpRecord:
     traced: bool = False  # inside a trace capture: no host dispatch per op
     program_config: str | None = None  # repr of the call's program_config, if it passed one
 
+    @property
+    def op_form(self) -> str:
+        """The op, marked "(sharded)" when a tensor it takes or makes is sharded (another program factory)."""
+        sharded = any("SHARDED" in t.memory for t in self.operands + self.results)
+        return f"{self.op} (sharded)" if sharded else self.op
+
     def __str__(self) -> str:
         where = "/".join(self.sections) or "-"
         return f"[{where}] {self.kind} {self.op} ({self.backend}) {', '.join(self.inputs)} kw={list(self.kwargs)}"

@@ -103,7 +103,7 @@ def by_op_line(run: DryRun) -> str:
 
 
 def unmodelled(run: DryRun) -> list[str]:
-    return sorted({r.op for r in run.log.select(kind="op") if r.cost is None and r.cb_bytes is None})
+    return sorted({r.op_form for r in run.log.select(kind="op") if r.cost is None and r.cb_bytes is None})
 
 
 def format_stages(stages: list[StageTime], run: DryRun) -> str:

@@ -46,8 +46,9 @@ class Pricing:
         if usage.programs == ():
             return None
         if usage.cost is None:
-            raise NotImplementedError(f"{op_name}: the host path has no device-time model of this op, so it cannot "
-                                      "be priced")
+            raise NotImplementedError(f"{op_name}: the host path has no device-time model of this call (of this op, "
+                                      "or of its sharded form: only matmuls are modelled sharded), so it cannot be "
+                                      "priced")
         return usage.cost
 
     def ns(self, op_name: str, *args, **kwargs) -> float:

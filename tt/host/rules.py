@@ -13,7 +13,7 @@ from models.prepare import TILE
 from tt.host.binding import BoundCall
 from tt.host.device import DeviceSpec
 from tt.host.errors import RuleViolation
-from tt.host.tensor import HostTensor
+from tt.host.tensor import tensors_in
 from tt.host.resources.matmul import DRAM_SHARDED, ONE_D, TWO_D, MatmulGeometry
 
 F32, BF16, BFP8, BFP4 = ttnn.float32, ttnn.bfloat16, ttnn.bfloat8_b, ttnn.bfloat4_b
@@ -78,14 +78,6 @@ def _names(values) -> str:
 
 def _reject(call: BoundCall, arg: str, rule: str):
     raise RuleViolation(f"{call.op}: argument {arg!r}: {rule}")
-
-
-def tensors_in(value):
-    if isinstance(value, (ttnn.Tensor, HostTensor)):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from tensors_in(item)
 
 
 def check_call(call: BoundCall, spec: DeviceSpec) -> None:

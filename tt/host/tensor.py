@@ -94,3 +94,12 @@ class HostTensor:
         state = "shape only" if self._value is None else "with value"
         return (f"HostTensor({list(self._shape)}, {self.dtype.name}, {self.layout.name}, "
                 f"{config.buffer_type.name}_{config.memory_layout.name}, {state})")
+
+
+def tensors_in(value):
+    """The ttnn and host-path tensors in an argument value (a tensor, or a list or tuple of them, nested)."""
+    if isinstance(value, (ttnn.Tensor, HostTensor)):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from tensors_in(item)

@@ -116,3 +116,8 @@ def test_unmodelled_configurations_are_refused(host):
         ttnn.gelu(x, variant=ttnn.GeluVariant.FastLut)
     with pytest.raises(NumericsNotModelled, match="approximate rsqrt"):
         ttnn.rms_norm(x, epsilon=1e-6, compute_kernel_config=kernel("HiFi4", approx=True))
+    grid = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(1, 0))})
+    width_sharded = ttnn.MemoryConfig(ttnn.TensorMemoryLayout.WIDTH_SHARDED, ttnn.BufferType.L1,
+                                      ttnn.ShardSpec(grid, [32, 32], ttnn.ShardOrientation.ROW_MAJOR))
+    with pytest.raises(NumericsNotModelled, match="ttnn.rms_norm: sharded input runs the sharded factory"):
+        ttnn.rms_norm(ttnn.to_memory_config(x, width_sharded), epsilon=1e-6, compute_kernel_config=kernel("HiFi4"))

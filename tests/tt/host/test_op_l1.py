@@ -149,6 +149,23 @@ def test_partial_tile_cuts_are_reported_unmodelled():
     assert recorded("n150", slice_rows).cb_bytes is None
 
 
+def test_sharded_operands_outside_matmuls_are_reported_unmodelled():
+    """Sharded operands select other factories than the interleaved ones sized here; the op log names the form."""
+    grid = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(7, 3))})
+    width_sharded = ttnn.MemoryConfig(ttnn.TensorMemoryLayout.WIDTH_SHARDED, ttnn.BufferType.L1,
+                                      ttnn.ShardSpec(grid, [64, 32], ttnn.ShardOrientation.ROW_MAJOR))
+
+    def norm(tensor):
+        ttnn.rms_norm(ttnn.to_memory_config(tensor([1, 1, 64, 1024]), width_sharded), epsilon=1e-6)
+
+    def add_into_shards(tensor):
+        x = tensor([1, 1, 64, 1024])
+        ttnn.add(x, x, memory_config=width_sharded)
+    for build in (norm, add_into_shards):
+        record = recorded("n150", build)
+        assert (record.cb_bytes, record.cost, record.op_form) == (None, None, f"{record.op} (sharded)")
+
+
 @pytest.mark.parametrize("heads, kv, dim, expected", [(8, 1, 256, 32_768), (16, 8, 128, 16_384), (16, 16, 96, 8_192)])
 def test_create_qkv_heads(heads, kv, dim, expected):
     def build(tensor):

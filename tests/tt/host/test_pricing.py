@@ -65,3 +65,22 @@ def test_an_op_without_a_device_time_model_cannot_be_quoted():
         x = quote.like(_meta(runtime, 1, 1, 64, 256))
         with pytest.raises(NotImplementedError, match="ttnn.exp: the host path has no device-time model"):
             quote.ns("ttnn.exp", x)
+
+
+def test_sharded_calls_outside_matmuls_cannot_be_quoted():
+    """A width-sharded norm or add runs another program factory (a norm reducing across the shard grid's cores, an
+    add on each core's shard) than the interleaved one the host path prices: it is refused, not priced as that one."""
+    quote = Pricing.of(DEVICES["n150"])
+    grid = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(7, 3))})
+    width_sharded = ttnn.MemoryConfig(ttnn.TensorMemoryLayout.WIDTH_SHARDED, ttnn.BufferType.L1,
+                                      ttnn.ShardSpec(grid, [64, 32], ttnn.ShardOrientation.ROW_MAJOR))
+    x = quote.tensor((1, 1, 64, 1024), ttnn.bfloat16, memory_config=width_sharded)
+    interleaved = quote.tensor((1, 1, 64, 1024), ttnn.bfloat16)
+    refused = "the host path has no device-time model of this call .* or of its sharded form"
+    with pytest.raises(NotImplementedError, match="ttnn.rms_norm: " + refused):
+        quote.ns("ttnn.rms_norm", x, epsilon=1e-6)
+    with pytest.raises(NotImplementedError, match="ttnn.add: " + refused):
+        quote.ns("ttnn.add", x, x)
+    with pytest.raises(NotImplementedError, match="ttnn.add: " + refused):
+        quote.ns("ttnn.add", interleaved, interleaved, memory_config=width_sharded)
+    assert quote.ns("ttnn.rms_norm", interleaved, epsilon=1e-6) > 0.0

@@ -58,6 +58,9 @@ def norm(call, dtype) -> torch.Tensor:
     program = call.arguments.get("program_config")
     if program is not None and not isinstance(program, ttnn.LayerNormDefaultProgramConfig):
         raise NumericsNotModelled(f"{call.op}: only the interleaved default program config is modelled")
+    if call.tensor("input_tensor").memory_config().is_sharded():
+        raise NumericsNotModelled(f"{call.op}: sharded input runs the sharded factory, which reduces across cores; "
+                                  "it is not modelled")
     if program is not None and program.use_welford:
         raise NumericsNotModelled(f"{call.op}: Welford statistics are not modelled under device numerics")
     config = ComputeConfig.of(call)

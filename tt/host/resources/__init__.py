@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import ttnn
+
 from tt.host.device import DeviceSpec
 from tt.host.errors import RuleViolation
 from tt.host.resources import attention, data_movement, eltwise, normalization
 from tt.host.resources.cores import WorkSplit
 from tt.host.resources.matmul import MatmulGeometry, MatmulOperands, matmul_buffers, matmul_cores
+from tt.host.tensor import tensors_in
 
 DATAFLOW, CIRCULAR = "dataflow", "circular"  # Metal 2.0 factories / classic and descriptor factories
 
@@ -97,6 +100,7 @@ def _data_movement(name, model_of):
     return model
 
 
+SHARDED_MODELLED = ("ttnn.linear", "ttnn.matmul")
 _MODELS = {
     "ttnn.linear": _matmul,
     "ttnn.matmul": _matmul,
@@ -125,10 +129,22 @@ _MODELS = {
 }
 
 
+def sharded(call) -> bool:
+    """Whether a device tensor argument, or the output asked for, is sharded."""
+    configs = [t.memory_config() for value in call.arguments.values() for t in tensors_in(value)
+               if t.storage_type() == ttnn.StorageType.DEVICE]
+    out = call.arguments.get("memory_config")
+    return any(c.is_sharded() for c in configs + ([out] if isinstance(out, ttnn.MemoryConfig) else []))
+
+
 def programs(call, spec: DeviceSpec, l1_tensor_bytes: int = 0) -> tuple[Program, ...] | None:
-    """The programs the call would build on `spec` with `l1_tensor_bytes` of L1 tensors per core; None: unmodelled."""
+    """The programs the call would build on `spec` with `l1_tensor_bytes` of L1 tensors per core; None: unmodelled.
+    Sharded operands or outputs select other factories (a sharded norm reduces across the cores of its shard grid,
+    a sharded eltwise op works on each core's shard): only the matmul models price them."""
     if call.op in ("ttnn.unsqueeze", "ttnn.reshape"):
         return None if data_movement.view_program(call, spec.grid) is None else ()
+    if call.op not in SHARDED_MODELLED and sharded(call):
+        return None
     model = _MODELS.get(call.op)
     return None if model is None else model(call, spec, l1_tensor_bytes)
 
