@@ -56,8 +56,10 @@ class OpRecord:
 
     @property
     def op_form(self) -> str:
-        """The op, marked "(sharded)" when a tensor it takes or makes is sharded (another program factory)."""
-        sharded = any("SHARDED" in t.memory for t in self.operands + self.results)
+        """The op, marked "(sharded)" when a tensor it takes or makes, or its program config, is sharded (another
+        program factory)."""
+        sharded = any("SHARDED" in t.memory for t in self.operands + self.results) \
+            or "Sharded" in (self.program_config or "")
         return f"{self.op} (sharded)" if sharded else self.op
 
     def __str__(self) -> str:

@@ -161,7 +161,12 @@ def test_sharded_operands_outside_matmuls_are_reported_unmodelled():
     def add_into_shards(tensor):
         x = tensor([1, 1, 64, 1024])
         ttnn.add(x, x, memory_config=width_sharded)
-    for build in (norm, add_into_shards):
+
+    def norm_with_a_sharded_config(tensor):
+        config = ttnn.LayerNormShardedMultiCoreProgramConfig(compute_with_storage_grid_size=(8, 4), subblock_w=1,
+                                                             block_h=2, block_w=1, inplace=False)
+        ttnn.rms_norm(tensor([1, 1, 64, 1024]), epsilon=1e-6, program_config=config)
+    for build in (norm, add_into_shards, norm_with_a_sharded_config):
         record = recorded("n150", build)
         assert (record.cb_bytes, record.cost, record.op_form) == (None, None, f"{record.op} (sharded)")
 

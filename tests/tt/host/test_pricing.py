@@ -83,4 +83,8 @@ def test_sharded_calls_outside_matmuls_cannot_be_quoted():
         quote.ns("ttnn.add", x, x)
     with pytest.raises(NotImplementedError, match="ttnn.add: " + refused):
         quote.ns("ttnn.add", interleaved, interleaved, memory_config=width_sharded)
+    sharded_config = ttnn.LayerNormShardedMultiCoreProgramConfig(compute_with_storage_grid_size=(8, 4), subblock_w=1,
+                                                                 block_h=2, block_w=1, inplace=False)
+    with pytest.raises(NotImplementedError, match="ttnn.rms_norm: " + refused):
+        quote.ns("ttnn.rms_norm", interleaved, epsilon=1e-6, program_config=sharded_config)
     assert quote.ns("ttnn.rms_norm", interleaved, epsilon=1e-6) > 0.0

@@ -130,7 +130,9 @@ _MODELS = {
 
 
 def sharded(call) -> bool:
-    """Whether a device tensor argument, or the output asked for, is sharded."""
+    """Whether a device tensor argument, or the output asked for, is sharded, or a sharded norm config is given."""
+    if isinstance(call.arguments.get("program_config"), ttnn.LayerNormShardedMultiCoreProgramConfig):
+        return True
     configs = [t.memory_config() for value in call.arguments.values() for t in tensors_in(value)
                if t.storage_type() == ttnn.StorageType.DEVICE]
     out = call.arguments.get("memory_config")
