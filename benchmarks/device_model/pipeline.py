@@ -15,7 +15,7 @@ import ttnn
 from tt.dry_run import DryRun
 from tt.host.device import DEVICES, DeviceSpec
 from tt.host.memory import tiled_bytes
-from tt.host.timing import arch_constants, elapsed_ns
+from tt.host.timing import MATMUL, arch_constants, elapsed_ns
 from tt.oplog import OpRecord
 
 TOP_OPS = 5
@@ -64,30 +64,36 @@ def stage_times(run: DryRun) -> list[StageTime]:
     return stages + [_stage("total", run.log.entries, spec)]
 
 
-def _weight_bytes(records: list[OpRecord]) -> int:
-    """Bytes of the matmuls' second operands (the weights), as stored."""
-    total = 0
-    for r in records:
-        if r.op in ("ttnn.linear", "ttnn.matmul"):
-            w = r.operands[1]
-            total += tiled_bytes(w.padded_shape, getattr(ttnn, w.dtype.lower()))
-    return total
+def _weight_bytes(record: OpRecord) -> int:
+    """Bytes of a matmul's second operand (its weights), as stored; 0 for any other op."""
+    if record.op not in ("ttnn.linear", "ttnn.matmul"):
+        return 0
+    w = record.operands[1]
+    return tiled_bytes(w.padded_shape, getattr(ttnn, w.dtype.lower()))
+
+
+def op_floor_ns(record: OpRecord, spec: DeviceSpec) -> float:
+    """What the traced op cannot beat under the model's constants: each program's start-up (none for a matmul, whose
+    fitted costs hold it), the op-to-op gap, and the longer of the op's roofline (its FLOPs at peak on the whole grid,
+    or its minimal DRAM bytes at peak bandwidth) and, for a matmul, reading its weights at the DRAM rate of
+    interleaved matmul weights."""
+    arch = arch_constants(spec)
+    starts = sum(MATMUL.start_ns if p.name == "matmul" else arch.start_ns for p in record.programs)
+    weights_ns = _weight_bytes(record) / (spec.dram_bandwidth * arch.matmul_dram_efficiency) * 1e9
+    return starts + arch.traced_gap_ns + max(record.cost.roofline_ns(spec), weights_ns)
 
 
 def floor_line(run: DryRun) -> str:
-    """What no traced call of this op list can beat under the model's constants: every device op's start-up and
-    op-to-op gap, plus reading the matmul weights at the DRAM rate of interleaved matmul weights."""
+    """The floor of a traced call's op list (op_floor_ns summed), for the first step and the whole call."""
     spec = DEVICES[run.device]
-    arch = arch_constants(spec)
     parts = []
     for name, records in (("step 0", run.log.select(section="step 0")), ("call", run.log.entries)):
         ops = _device_ops(records)
-        fixed = len(ops) * (arch.start_ns + arch.traced_gap_ns) / 1e6
-        weights = _weight_bytes(ops)
-        streaming = weights / (spec.dram_bandwidth * arch.matmul_dram_efficiency) * 1e3
-        parts.append(f"{name} {fixed:.2f} ms fixed ({len(ops)} ops) + {streaming:.2f} ms weights "
-                     f"({weights / 1e6:.0f} MB) = {fixed + streaming:.2f} ms")
-    return "floor (ops x (start + gap) + weights at the interleaved-matmul DRAM rate): " + "; ".join(parts)
+        weights = sum(_weight_bytes(r) for r in ops)
+        parts.append(f"{name} {sum(op_floor_ns(r, spec) for r in ops) / 1e6:.2f} ms ({len(ops)} ops, "
+                     f"{weights / 1e6:.0f} MB of weights)")
+    return ("floor (each op's start-up and gap + the longer of its roofline and its weights at the interleaved-matmul "
+            "DRAM rate): " + "; ".join(parts))
 
 
 def by_op_line(run: DryRun) -> str:
