@@ -65,8 +65,9 @@ def stage_times(run: DryRun) -> list[StageTime]:
 
 
 def _weight_bytes(record: OpRecord) -> int:
-    """Bytes of a matmul's second operand (its weights), as stored; 0 for any other op."""
-    if record.op not in ("ttnn.linear", "ttnn.matmul"):
+    """Bytes of a matmul's second operand (its weights) as stored, when they are read from DRAM; 0 for any other
+    op."""
+    if record.op not in ("ttnn.linear", "ttnn.matmul") or "DRAM" not in record.operands[1].memory:
         return 0
     w = record.operands[1]
     return tiled_bytes(w.padded_shape, getattr(ttnn, w.dtype.lower()))
@@ -75,11 +76,13 @@ def _weight_bytes(record: OpRecord) -> int:
 def op_floor_ns(record: OpRecord, spec: DeviceSpec) -> float:
     """What the traced op cannot beat under the model's constants: each program's start-up (none for a matmul, whose
     fitted costs hold it), the op-to-op gap, and the longer of the op's roofline (its FLOPs at peak on the whole grid,
-    or its minimal DRAM bytes at peak bandwidth) and, for a matmul, reading its weights at the DRAM rate of
-    interleaved matmul weights."""
+    or its minimal DRAM bytes at peak bandwidth) and, for a matmul, reading its weights from DRAM at the rate the
+    model gives its weights (DRAM-sharded or interleaved)."""
     arch = arch_constants(spec)
     starts = sum(MATMUL.start_ns if p.name == "matmul" else arch.start_ns for p in record.programs)
-    weights_ns = _weight_bytes(record) / (spec.dram_bandwidth * arch.matmul_dram_efficiency) * 1e9
+    efficiency = arch.sharded_matmul_dram_efficiency if "DRAMSharded" in (record.program_config or "") \
+        else arch.matmul_dram_efficiency
+    weights_ns = _weight_bytes(record) / (spec.dram_bandwidth * efficiency) * 1e9
     return starts + arch.traced_gap_ns + max(record.cost.roofline_ns(spec), weights_ns)
 
 

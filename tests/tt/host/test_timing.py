@@ -1,6 +1,6 @@
-"""The device-time model (tt/host/timing.py): never faster than physics at any full-size op, its matmul constants
-fitted on tt-metal's N150 measurements alone and within the target on the held-out P150 ones, and its outputs: the
-CLI's last lines and a profiler-format CSV that the real tt-perf-report reads."""
+"""The device-time model (tt/host/timing.py): never faster than physics, nor than the floor `pipeline` prints, at any
+full-size op, its matmul constants fitted on tt-metal's N150 measurements alone and within the target on the held-out
+P150 ones, and its outputs: the CLI's last lines and a profiler-format CSV that the real tt-perf-report reads."""
 
 import csv
 import re
@@ -9,6 +9,7 @@ import sys
 from dataclasses import replace
 
 import pytest
+import torch
 
 from benchmarks.device_model import dram_sharded, streams
 from benchmarks.device_model.__main__ import main, predict_matmul
@@ -20,6 +21,7 @@ from tt.host.device import DEVICES
 from tt.host.memory import TILE_BYTES
 from tt.host.timing import MATMUL, arch_constants, elapsed_ns
 from tt.ops import ttnn
+from tt.runtime import dry_runtime
 
 FIDELITY_DIVISOR = {"LoFi": 1, "HiFi2": 2, "HiFi3": 3, "HiFi4": 4}
 REFIT_TOLERANCE = 0.01  # the stored constants are the fit's, rounded
@@ -83,6 +85,36 @@ def test_the_printed_floor_is_below_every_full_size_op(full_size):
             assert elapsed >= floor * (1 - 1e-9), f"{preset} {device} {record}: {elapsed:.0f} ns < floor {floor:.0f}"
             checked += 1
     assert checked > 100_000
+
+
+def test_the_floor_reads_dram_sharded_weights_at_their_rate():
+    """tt-metal's bfloat8_b 32 x 4096 x 4096 DRAM-sharded decode matmul on a p150 (benchmarks/data): 17.8 MB of
+    weights at the interleaved rate alone (115 us) would put the floor above the op's prediction (68 us)."""
+    spec = DEVICES["p150"]
+
+    def width_sharded(x, y, shard, buffer):
+        grid = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(x - 1, y - 1))})
+        return ttnn.MemoryConfig(ttnn.TensorMemoryLayout.WIDTH_SHARDED, buffer,
+                                 ttnn.ShardSpec(grid, shard, ttnn.ShardOrientation.ROW_MAJOR))
+
+    def upload(shape, dtype, memory_config):
+        return ttnn.from_torch(torch.empty(shape, device="meta"), dtype=dtype, layout=ttnn.TILE_LAYOUT,
+                               device=runtime.device, memory_config=memory_config)
+    activations = width_sharded(8, 4, [32, 128], ttnn.BufferType.L1)
+    with dry_runtime("p150") as runtime, runtime.recording() as log:
+        ttnn.matmul(upload((1, 1, 32, 4096), ttnn.bfloat16, activations),
+                    upload((4096, 4096), ttnn.bfloat8_b, width_sharded(spec.dram_banks, 1, [4096, 512],
+                                                                       ttnn.BufferType.DRAM)),
+                    program_config=ttnn.MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig(
+                        in0_block_w=4, per_core_M=1, per_core_N=4),
+                    compute_kernel_config=ttnn.WormholeComputeKernelConfig(
+                        math_fidelity=ttnn.MathFidelity.LoFi, math_approx_mode=True, fp32_dest_acc_en=False,
+                        packer_l1_acc=True),
+                    memory_config=activations)
+    record = log.select(kind="op")[-1]
+    weights_ns = 4096 * 4096 / 1024 * TILE_BYTES[ttnn.bfloat8_b] / (
+        spec.dram_bandwidth * arch_constants(spec).sharded_matmul_dram_efficiency) * 1e9
+    assert elapsed_ns(record, spec, traced=True) >= op_floor_ns(record, spec) >= weights_ns
 
 
 @pytest.mark.parametrize("m, k, n, dtype, fidelity, device", [
