@@ -95,8 +95,8 @@ def floor_line(run: DryRun) -> str:
         weights = sum(_weight_bytes(r) for r in ops)
         parts.append(f"{name} {sum(op_floor_ns(r, spec) for r in ops) / 1e6:.2f} ms ({len(ops)} ops, "
                      f"{weights / 1e6:.0f} MB of weights)")
-    return ("floor (each op's start-up and gap + the longer of its roofline and its weights at the interleaved-matmul "
-            "DRAM rate): " + "; ".join(parts))
+    return "floor (each op's start-up and gap + the longer of its roofline and its weights' DRAM read): " + \
+        "; ".join(parts)
 
 
 def by_op_line(run: DryRun) -> str:
