@@ -57,7 +57,8 @@ def _physics_ns(record, spec) -> float:
     return max(flops / peak * 1e9, nbytes / spec.dram_bandwidth * 1e9)
 
 
-def test_no_full_size_op_is_faster_than_physics(full_size):
+def test_no_full_size_op_is_faster_than_physics_or_the_printed_floor(full_size):
+    """Nor than its share of pipeline's floor line, which is therefore a lower bound of the model's own predictions."""
     checked = 0
     for (preset, device, *_), run in full_size.runs.items():
         spec = DEVICES[device]
@@ -69,18 +70,6 @@ def test_no_full_size_op_is_faster_than_physics(full_size):
                 f"{record.cost.kernel_ns:.0f} ns < physics {physics:.0f} ns"
             assert record.cost.kernel_ns >= record.cost.floor_ns and record.cost.roofline_ns(spec) <= \
                 record.cost.floor_ns * (1 + 1e-9)
-            checked += 1
-    assert checked > 100_000
-
-
-def test_the_printed_floor_is_below_every_full_size_op(full_size):
-    """pipeline's floor line is a lower bound of the model's own predictions: no traced op takes less."""
-    checked = 0
-    for (preset, device, *_), run in full_size.runs.items():
-        spec = DEVICES[device]
-        for record in run.log.select(kind="op"):
-            if record.cost is None or not record.programs:
-                continue
             floor, elapsed = op_floor_ns(record, spec), elapsed_ns(record, spec, traced=True)
             assert elapsed >= floor * (1 - 1e-9), f"{preset} {device} {record}: {elapsed:.0f} ns < floor {floor:.0f}"
             checked += 1
