@@ -80,8 +80,7 @@ def op_floor_ns(record: OpRecord, spec: DeviceSpec) -> float:
     model gives its weights (DRAM-sharded or interleaved)."""
     arch = arch_constants(spec)
     starts = sum(MATMUL.start_ns if p.name == "matmul" else arch.start_ns for p in record.programs)
-    efficiency = arch.sharded_matmul_dram_efficiency if "DRAMSharded" in (record.program_config or "") \
-        else arch.matmul_dram_efficiency
+    efficiency = arch.weights_efficiency("DRAMSharded" in (record.program_config or ""))
     weights_ns = _weight_bytes(record) / (spec.dram_bandwidth * efficiency) * 1e9
     return starts + arch.traced_gap_ns + max(record.cost.roofline_ns(spec), weights_ns)
 
@@ -105,8 +104,9 @@ def by_op_line(run: DryRun) -> str:
     spec = DEVICES[run.device]
     by_op = defaultdict(lambda: [0, 0.0])
     for r in _device_ops(run.log.entries):
-        by_op[r.op.removeprefix("ttnn.")][0] += 1
-        by_op[r.op.removeprefix("ttnn.")][1] += elapsed_ns(r, spec)
+        totals = by_op[r.op.removeprefix("ttnn.")]
+        totals[0] += 1
+        totals[1] += elapsed_ns(r, spec)
     ranked = sorted(by_op.items(), key=lambda kv: -kv[1][1])
     return "call by op (calls, ms): " + "; ".join(f"{op} ({n}, {ns / 1e6:.2f})" for op, (n, ns) in ranked)
 

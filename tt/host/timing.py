@@ -69,6 +69,10 @@ class ArchConstants:
     eager_dispatch_ns: float  # host time per op outside a trace (GEMM_FLOPS: eager - traced host time, m <= 1024)
     traced_gap_ns: float  # op-to-op gap inside a trace (GEMM_FLOPS: traced host time - device time, m <= 1024)
 
+    def weights_efficiency(self, dram_sharded: bool) -> float:
+        """The DRAM efficiency at which a matmul reads its weights: DRAM-sharded or interleaved."""
+        return self.sharded_matmul_dram_efficiency if dram_sharded else self.matmul_dram_efficiency
+
 
 # DRAM efficiencies: streaming ops, fitted on captured ttnn ops whose operands are all DRAM-interleaved
 # (benchmarks/device_model/streams.py: concat and nlp_concat_heads of DeepSeek-V3 on a P150, 16 rows, 340 of 512 GB/s;
@@ -222,8 +226,7 @@ def matmul_kernel_ns(config, g: MatmulGeometry, ops: MatmulOperands, fidelity: s
     compute_ns = matmul_work(config, g, ops, fidelity, spec.dram_banks).cycles(constants) / spec.clock_hz * 1e9
     traffic = matmul_traffic(config, g, ops, in0_dram, out_dram)
     arch = arch_constants(spec)
-    efficiency = arch.sharded_matmul_dram_efficiency if isinstance(config, DRAM_SHARDED) \
-        else arch.matmul_dram_efficiency
+    efficiency = arch.weights_efficiency(isinstance(config, DRAM_SHARDED))
     kernel = constants.start_ns + max(compute_ns, _dram_time_ns(traffic, spec, efficiency))
     if getattr(config, "fused_activation", None) is not None:
         b = MatmulBlocking.of(config, g, ops, spec.dram_banks)
